@@ -1,0 +1,91 @@
+"""One exception hierarchy and one exit-code table for every command.
+
+Each stage raises its own subclass once, at its boundary; the CLI maps the class to an exit code
+and prints the message. No traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every chartgen command (documented in README.md)."""
+
+    OK = 0
+    PROBLEMS = 1  # the spec is invalid, or --check found drift
+    USAGE = 2  # bad command line (click's own code) or an internal error
+    RENDER = 3  # a template failed to render: a chartgen bug or a broken template
+    IO = 4  # the chart could not be read or written
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something is in a YAML file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the spec or the chart."""
+
+    location: Location
+    key: str
+    message: str
+    rule: str
+    severity: str = "error"  # "error" or "warning"
+
+    def format(self) -> str:
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.location}: {self.key or '<root>'}: {prefix}{self.message} [{self.rule}]"
+
+
+class ChartgenError(Exception):
+    """Base of every error chartgen reports to the user."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class SpecError(ChartgenError):
+    """The spec (or an overlay) is invalid; carries every problem found, not just the first."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(p.format() for p in self.problems))
+
+
+class DriftError(ChartgenError):
+    """--check: the chart on disk differs from what the spec builds."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, out_dir: str, changed: Sequence[str], missing: Sequence[str],
+                 extra: Sequence[str]) -> None:
+        self.changed, self.missing, self.extra = tuple(changed), tuple(missing), tuple(extra)
+        lines = [f"{out_dir} is not what the spec builds (run `chartgen build`):"]
+        lines += [f"  changed: {name}" for name in self.changed]
+        lines += [f"  missing: {name}" for name in self.missing]
+        lines += [f"  not produced by the spec: {name}" for name in self.extra]
+        super().__init__("\n".join(lines))
+
+
+class RenderError(ChartgenError):
+    """A chartgen template failed to render."""
+
+    exit_code = ExitCode.RENDER
+
+
+class OutputError(ChartgenError):
+    """The output directory could not be read or written."""
+
+    exit_code = ExitCode.IO

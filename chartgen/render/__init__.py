@@ -1,0 +1,1 @@
+"""Stage 4: render every chart file in memory."""

@@ -1,0 +1,1 @@
+"""Loading and validating the topology spec and its environment overlays."""

@@ -1,0 +1,135 @@
+"""Stage 1: read YAML files with ruamel.yaml, keeping the line and column of every key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from chartgen.errors import Location, Problem
+
+KeyPath = tuple[str | int, ...]
+
+
+def dotted(path: KeyPath) -> str:
+    """`('redis', 'config', 'maxmemory')` -> `redis.config.maxmemory`; list items as `[i]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """A YAML document as plain data plus where each key and list item stands."""
+
+    path: str
+    data: dict[str, Any]
+    locations: dict[KeyPath, Location] = field(default_factory=dict)
+
+    def locate(self, path: KeyPath) -> Location:
+        """The location of `path`, or of its nearest ancestor that exists in the file."""
+        for end in range(len(path), 0, -1):
+            found = self.locations.get(path[:end])
+            if found is not None:
+                return found
+        return Location(self.path, 1, 1)
+
+
+def _plain(node: Any, path: KeyPath, file: str, out: dict[KeyPath, Location]) -> Any:
+    if isinstance(node, CommentedMap):
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            line, col = node.lc.key(key)
+            child = (*path, str(key))
+            out[child] = Location(file, line + 1, col + 1)
+            result[str(key)] = _plain(value, child, file, out)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            out[(*path, index)] = Location(file, line + 1, col + 1)
+            items.append(_plain(value, (*path, index), file, out))
+        return items
+    if isinstance(node, str):
+        return str(node)  # drop ruamel's scalar-string subclasses
+    return node
+
+
+def load_yaml(path: Path, display: str) -> SourceDoc | Problem:
+    """Parse one file; a syntax error comes back as a Problem at its position."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return Problem(Location(display, 1, 1), "", f"cannot read file: {exc.strerror}", "yaml")
+    except UnicodeDecodeError:
+        return Problem(Location(display, 1, 1), "", "file is not UTF-8 text", "yaml")
+    try:
+        node = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        return Problem(Location(display, line, col), "", f"invalid YAML: {reason}", "yaml")
+    if node is None:
+        node = CommentedMap()
+    if not isinstance(node, CommentedMap):
+        return Problem(Location(display, 1, 1), "", "the document must be a mapping", "yaml")
+    locations: dict[KeyPath, Location] = {}
+    data = _plain(node, (), display, locations)
+    return SourceDoc(display, data, locations)
+
+
+def _walk(data: Any, path: KeyPath) -> Iterator[KeyPath]:
+    yield path
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _walk(value, (*path, key))
+
+
+@dataclass(frozen=True)
+class MergedDoc:
+    """The spec with one overlay applied; each path remembers which file set it."""
+
+    data: dict[str, Any]
+    origins: dict[KeyPath, Location]
+
+    def locate(self, path: KeyPath, fallback: Location) -> Location:
+        for end in range(len(path), 0, -1):
+            found = self.origins.get(path[:end])
+            if found is not None:
+                return found
+        return fallback
+
+
+def merge(base: SourceDoc, overlay: SourceDoc | None) -> MergedDoc:
+    """Deep-merge `overlay` onto `base`: mappings merge, lists and scalars replace."""
+    origins = dict(base.locations)
+    if overlay is None:
+        return MergedDoc(base.data, origins)
+
+    def combine(left: Any, right: Any, path: KeyPath) -> Any:
+        if isinstance(left, dict) and isinstance(right, dict):
+            merged = dict(left)
+            for key, value in right.items():
+                merged[key] = combine(left.get(key), value, (*path, key))
+            return merged
+        # a replaced subtree keeps no location from the base
+        for stale in [p for p in origins if p[: len(path)] == path and len(p) > len(path)]:
+            del origins[stale]
+        return right
+
+    data = combine(base.data, overlay.data, ())
+    for path in _walk(overlay.data, ()):
+        if path and path in overlay.locations:
+            origins[path] = overlay.locations[path]
+    origins.update({p: loc for p, loc in overlay.locations.items() if isinstance(p[-1], int)})
+    return MergedDoc(data, origins)
