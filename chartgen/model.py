@@ -147,7 +147,7 @@ def build_model(spec: dict[str, Any]) -> Topology:
             replicas=redis["replicas"],
             port=spec["ports"]["redis"],
             config=RedisConfig(
-                maxmemory=config["maxmemory"], maxmemory_policy=config["maxmemoryPolicy"],
+                maxmemory=str(config["maxmemory"]), maxmemory_policy=config["maxmemoryPolicy"],
                 save=config.get("save", ""), appendonly=config.get("appendonly", True),
                 tcp_keepalive=config.get("tcpKeepalive", 300),
             ),

@@ -103,7 +103,7 @@ def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
     """maxmemory must be set and stay below the container memory limit, or the kernel OOM-kills
     Redis before Redis evicts anything."""
     config = spec["redis"]["config"]
-    maxmemory = redis_bytes(config["maxmemory"])
+    maxmemory = redis_bytes(str(config["maxmemory"]))
     limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
     if maxmemory == 0:
         yield ("redis", "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
@@ -116,7 +116,7 @@ def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
 def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
     """BGSAVE and AOF rewrites fork: keep maxmemory within 75% of the memory limit."""
     config = spec["redis"]["config"]
-    maxmemory = redis_bytes(config["maxmemory"])
+    maxmemory = redis_bytes(str(config["maxmemory"]))
     limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
     persistent = bool(config.get("save", "").strip()) or config.get("appendonly", True)
     if persistent and 0 < maxmemory < limit and maxmemory > limit * MAXMEMORY_SHARE_OF_LIMIT:

@@ -42,7 +42,8 @@ def _rule_problems(merged: MergedDoc, fallback: Location) -> list[Problem]:
     return problems
 
 
-def _environment_problems(base: SourceDoc, overlays: dict[str, SourceDoc]) -> list[Problem]:
+def _environment_problems(base: SourceDoc, overlays: dict[str, SourceDoc],
+                          unreadable: set[str]) -> list[Problem]:
     declared = base.data.get("environments")
     if not isinstance(declared, list):
         return []
@@ -54,7 +55,7 @@ def _environment_problems(base: SourceDoc, overlays: dict[str, SourceDoc]) -> li
                                     f"{base.path} environments ({', '.join(map(str, declared))})",
                                     "environments"))
     for index, name in enumerate(declared):
-        if isinstance(name, str) and name not in overlays:
+        if isinstance(name, str) and name not in overlays and name not in unreadable:
             problems.append(Problem(base.locate(("environments", index)), f"environments[{index}]",
                                     f"environment '{name}' has no overlay file {name}.yaml",
                                     "environments"))
@@ -81,10 +82,12 @@ def validate(spec_path: Path, environments_dir: Path | None = None,
 
     loaded = load_yaml(spec_path, _display(spec_path, root))
     overlays: dict[str, SourceDoc] = {}
+    unreadable: set[str] = set()
     for path in sorted(env_dir.glob("*.yaml")) if env_dir.is_dir() else []:
         doc = load_yaml(path, _display(path, root))
         if isinstance(doc, Problem):
             problems.append(doc)
+            unreadable.add(path.stem)
         else:
             overlays[path.stem] = doc
     if isinstance(loaded, Problem):
@@ -94,7 +97,7 @@ def validate(spec_path: Path, environments_dir: Path | None = None,
     problems += schema_problems(base, overlay=False)
     for doc in overlays.values():
         problems += schema_problems(doc, overlay=True)
-    problems += _environment_problems(base, overlays)
+    problems += _environment_problems(base, overlays, unreadable)
     if any(p.severity == "error" for p in problems):
         raise SpecError(problems)
 

@@ -1,0 +1,178 @@
+{{/*
+Names, labels and shared snippets of the session-database chart.
+Resource names stay within 52 characters so StatefulSet pod labels fit in 63.
+*/}}
+
+{{/* The chart name, overridable with nameOverride. */}}
+{{- define "session-database.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* release-chart, unless the release name already contains the chart name. */}}
+{{- define "session-database.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 42 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 42 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 42 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "session-database.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "session-database.redis.fullname" -}}
+{{- printf "%s-redis" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{- define "session-database.redis.headless" -}}
+{{- printf "%s-redis-headless" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{- define "session-database.sentinel.fullname" -}}
+{{- printf "%s-sentinel" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{- define "session-database.sentinel.headless" -}}
+{{- printf "%s-sentinel-headless" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{/* DNS suffix of in-cluster names: <namespace>.svc.<cluster domain> */}}
+{{- define "session-database.dnsSuffix" -}}
+{{- printf "%s.svc.%s" .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* Sentinel majority, or the quorum the values pin. */}}
+{{- define "session-database.sentinel.quorum" -}}
+{{- if kindIs "invalid" .Values.sentinel.quorum }}
+{{- add1 (div (int .Values.sentinel.replicas) 2) }}
+{{- else }}
+{{- int .Values.sentinel.quorum }}
+{{- end }}
+{{- end }}
+
+{{- define "session-database.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "session-database.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels; call with (dict "context" $ "component" "redis"). */}}
+{{- define "session-database.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "session-database.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Standard labels; call with (dict "context" $ "component" "redis"), component optional. */}}
+{{- define "session-database.labels" -}}
+helm.sh/chart: {{ include "session-database.chart" .context }}
+{{ include "session-database.selectorLabels" . }}
+app.kubernetes.io/version: {{ .context.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/part-of: {{ include "session-database.name" .context }}
+{{- with .context.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level security context meeting Pod Security "restricted". */}}
+{{- define "session-database.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 999
+runAsGroup: 999
+fsGroup: 999
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "session-database.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end }}
+
+{{/*
+Scheduling of a component; call with
+(dict "context" $ "component" "redis" "values" .Values.redis).
+*/}}
+{{- define "session-database.scheduling" -}}
+{{- $selector := include "session-database.selectorLabels" (dict "context" .context "component" .component) }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+affinity:
+{{- if .values.affinity }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else if eq .values.podAntiAffinity "hard" }}
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- $selector | nindent 12 }}
+{{- else }}
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- $selector | nindent 14 }}
+{{- end }}
+{{- if .values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - maxSkew: {{ .values.topologySpread.maxSkew }}
+    topologyKey: {{ .values.topologySpread.topologyKey }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- $selector | nindent 8 }}
+{{- end }}
+{{- end }}
+
+{{/* Probe timing from values; call with the probe's values. */}}
+{{- define "session-database.probeTiming" -}}
+initialDelaySeconds: {{ .initialDelaySeconds }}
+periodSeconds: {{ .periodSeconds }}
+timeoutSeconds: {{ .timeoutSeconds }}
+failureThreshold: {{ .failureThreshold }}
+{{- end }}
+
+{{/* Values the JSON schema cannot check; fails the render with a clear message. */}}
+{{- define "session-database.validateValues" -}}
+{{- $replicas := int .Values.redis.replicas }}
+{{- if and (eq .Values.mode "standalone") (ne $replicas 1) }}
+{{- fail (printf "redis.replicas is %d, but standalone mode runs exactly one Redis pod" $replicas) }}
+{{- end }}
+{{- if and (eq .Values.mode "ha") (lt $replicas 2) }}
+{{- fail "ha mode needs redis.replicas >= 2 (a master and at least one replica)" }}
+{{- end }}
+{{- if and (eq .Values.mode "ha") (lt (int .Values.sentinel.replicas) 3) }}
+{{- fail "ha mode needs sentinel.replicas >= 3 so that a majority survives losing one" }}
+{{- end }}
+{{- if gt (int (include "session-database.sentinel.quorum" .)) (int .Values.sentinel.replicas) }}
+{{- fail "sentinel.quorum exceeds sentinel.replicas: no failover could ever be agreed" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,99 @@
+"""The build's output: a snapshot of the whole chart, byte-identical rebuilds, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chartgen.errors import SpecError
+from chartgen.pipeline import BuildContext, build, render
+from chartgen.writer import read_tree
+from tests.conftest import REPO, SPEC
+
+
+def test_whole_chart_snapshot(snapshot: Any) -> None:
+    snapshot.snapshot_dir = REPO / "tests" / "snapshots"
+    files = render(BuildContext(spec=SPEC, out_root=REPO / "generated" / "helm")).files
+    nested: dict[str, Any] = {}
+    for path, data in files.items():
+        *folders, name = path.split("/")
+        node = nested
+        for folder in folders:
+            node = node.setdefault(folder, {})
+        node[name] = data.decode()
+    snapshot.assert_match_dir(nested, "session-database")
+
+
+def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
+    first = build(BuildContext(spec=SPEC, out_root=tmp_path / "a"))
+    second = build(BuildContext(spec=SPEC, out_root=tmp_path / "b"))
+    assert read_tree(first.chart_dir) == read_tree(second.chart_dir) == first.files
+    assert read_tree(first.chart_dir) == read_tree(REPO / "generated/helm/session-database")
+
+
+def test_build_does_not_depend_on_hash_seed_or_cwd(tmp_path: Path) -> None:
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "chartgen", "build", "--spec", str(SPEC),
+                        "--out", str(out)], cwd=tmp_path, env=env, check=True,
+                       capture_output=True, timeout=120)
+        outputs.append(read_tree(out / "session-database"))
+    assert outputs[0] == outputs[1]
+
+
+def test_failed_build_leaves_the_previous_chart(workspace: Path) -> None:
+    ctx = BuildContext(spec=workspace / "values/topology.yaml", out_root=workspace / "out")
+    built = build(ctx)
+    before = read_tree(built.chart_dir)
+    spec = workspace / "values/topology.yaml"
+    spec.write_text(spec.read_text().replace("mode: ha", "mode: cluster"))
+    with pytest.raises(SpecError):
+        build(ctx)
+    assert read_tree(built.chart_dir) == before
+
+
+def test_sigkill_mid_build_leaves_old_or_new_chart_never_a_mix(workspace: Path) -> None:
+    """Kill builds at many points in time; the chart is always exactly the old or the new one."""
+    spec = workspace / "values/topology.yaml"
+    out = workspace / "out"
+    command = [sys.executable, "-m", "chartgen", "build", "--spec", str(spec), "--out", str(out)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    old = read_tree(out / "session-database")
+    spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    duration = time.monotonic() - started
+    new = read_tree(out / "session-database")
+    assert new != old
+    spec.write_text(spec.read_text().replace("tag: 7.0.14-alpine", "tag: 7.0.15-alpine"))
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
+
+    outcomes = set()
+    for step in range(24):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * step / 20)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # the next run recovers a half-done swap before anything else; reading is enough here
+        tree = read_tree(out / "session-database") if (out / "session-database").exists() \
+            else read_tree(out / ".session-database.chartgen-old")
+        assert tree in (old, new), f"mixed chart after a kill at step {step}"
+        outcomes.add("new" if tree == new else "old")
+        if tree == new:  # start the next round from the old chart again
+            spec.write_text(spec.read_text().replace("tag: 7.0.14-alpine", "tag: 7.0.15-alpine"))
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
+    assert outcomes == {"old", "new"}, "kills never landed on both sides of the swap"
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    assert read_tree(out / "session-database") == new
+    assert sorted(p.name for p in out.iterdir()) == ["session-database"]

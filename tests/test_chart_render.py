@@ -1,0 +1,146 @@
+"""The committed chart rendered by the real Helm engine, for every environment, and validated
+against the strict Kubernetes schemas of the oldest supported and the newest shipped version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chartgen import helm
+from chartgen.errors import RenderError
+from chartgen.kube import DEFAULT_VERSIONS, validate_objects
+from tests.conftest import CHART, ENVIRONMENTS
+
+ALL = (None, *ENVIRONMENTS)
+
+
+def by_kind(objects: list[helm.RenderedObject], kind: str) -> dict[str, dict[str, Any]]:
+    return {o.name: o.body for o in objects if o.kind == kind}
+
+
+@pytest.mark.parametrize("environment", ALL)
+def test_helm_lint_has_no_errors_or_warnings(environment: str | None) -> None:
+    report = helm.lint(CHART, environment)
+    assert report["errors"] == []
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert problems == []
+
+
+@pytest.mark.parametrize("version", DEFAULT_VERSIONS)
+@pytest.mark.parametrize("environment", ALL)
+def test_every_object_is_valid_under_strict_kubernetes_schemas(environment: str | None,
+                                                               version: str) -> None:
+    objects = helm.render(CHART, environment)
+    assert len(objects) >= 6
+    assert validate_objects(objects, version) == []
+
+
+def test_the_validator_rejects_what_kubernetes_rejects() -> None:
+    objects = helm.render(CHART, "production")
+    broken = [helm.RenderedObject(o.template, {**o.body, "spec": {**o.body["spec"], "replica": 3}})
+              if o.kind == "StatefulSet" else o for o in objects]
+    findings = validate_objects(broken, "1.25.0")
+    assert {f.kind for f in findings} == {"StatefulSet"}
+    assert all("replica" in f.message for f in findings)
+
+
+def test_ha_topology_objects() -> None:
+    objects = helm.render(CHART, "production")
+    sets = by_kind(objects, "StatefulSet")
+    redis, sentinel = sets["sessions-session-database-redis"], sets["sessions-session-database-sentinel"]
+    assert redis["spec"]["replicas"] == 3
+    assert sentinel["spec"]["replicas"] == 3
+    assert sentinel["spec"]["podManagementPolicy"] == "OrderedReady"
+    pdbs = by_kind(objects, "PodDisruptionBudget")
+    assert pdbs["sessions-session-database-sentinel"]["spec"]["minAvailable"] == 2
+    assert pdbs["sessions-session-database-redis"]["spec"]["maxUnavailable"] == 1
+    headless = by_kind(objects, "Service")["sessions-session-database-redis-headless"]
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    claim = redis["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"},
+                                      "limits": {"cpu": "4", "memory": "8Gi"}}
+
+
+def test_production_redis_settings_reach_redis_conf() -> None:
+    objects = helm.render(CHART, "production")
+    conf = by_kind(objects, "ConfigMap")["sessions-session-database-redis"]["data"]["redis.conf"]
+    for line in ("maxmemory 4gb", "maxmemory-policy allkeys-lru", "save 900 1 300 10 60 10000",
+                 "tcp-keepalive 300"):
+        assert line in conf.splitlines()
+
+
+def test_session_and_cache_settings_for_applications() -> None:
+    settings = by_kind(helm.render(CHART), "ConfigMap")["sessions-session-database-settings"]
+    assert settings["data"] == {
+        "REDIS_MODE": "ha",
+        "REDIS_SENTINEL_HOST": "sessions-session-database-sentinel.session-db.svc.cluster.local",
+        "REDIS_SENTINEL_PORT": "26379",
+        "REDIS_SENTINEL_MASTER_SET": "sessiondb",
+        "SESSION_DB": "0", "SESSION_TTL_SECONDS": "3600", "REFRESH_TOKEN_TTL_SECONDS": "604800",
+        "MAX_SESSIONS_PER_USER": "5", "MAX_REFRESH_TOKENS_PER_USER": "3",
+        "CLEANUP_INTERVAL_SECONDS": "300", "CACHE_DB": "1", "CACHE_DEFAULT_TTL_SECONDS": "86400",
+        "CACHE_CLEANUP_INTERVAL_SECONDS": "600", "CACHE_CLEANUP_BATCH_SIZE": "200",
+        "CACHE_MAX_ENTRIES_PER_SERVICE": "10000",
+    }
+
+
+def test_development_is_standalone() -> None:
+    objects = helm.render(CHART, "development")
+    assert not [o for o in objects if "sentinel" in o.name]
+    assert not by_kind(objects, "PodDisruptionBudget")
+    assert by_kind(objects, "StatefulSet")["sessions-session-database-redis"]["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("environment", ALL)
+def test_pods_meet_pod_security_restricted(environment: str | None) -> None:
+    for pod_set in by_kind(helm.render(CHART, environment), "StatefulSet").values():
+        pod = pod_set["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False
+            assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert ctx["readOnlyRootFilesystem"] is True
+            assert {"requests", "limits"} <= set(container["resources"])
+            assert "readinessProbe" in container and "livenessProbe" in container
+            assert not container["image"].endswith(":latest")
+
+
+def test_quorum_follows_sentinel_count_unless_pinned() -> None:
+    five = helm.render(CHART, extra={"sentinel": {"replicas": 5}})
+    assert by_kind(five, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
+        "minAvailable"] == 3
+    pinned = helm.render(CHART, extra={"sentinel": {"replicas": 5, "quorum": 4}})
+    assert by_kind(pinned, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
+        "minAvailable"] == 4
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"sentinel": {"quorum": 4}}, "sentinel.quorum exceeds sentinel.replicas"),
+    ({"mode": "standalone"}, "standalone mode runs exactly one Redis pod"),
+    ({"sentinel": {"replicas": 2}}, "ha mode needs sentinel.replicas >= 3"),
+])
+def test_values_the_schema_cannot_check_fail_the_render(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(RenderError, match=message):
+        helm.render(CHART, extra=extra)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"redis": {"replicas": "three"}}, "replicas"),
+    ({"redis": {"bogus": 1}}, "bogus"),
+    ({"image": {"tag": "latest"}}, "tag"),
+    ({"mode": "cluster"}, "mode"),
+])
+def test_values_schema_rejects_bad_values(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(RenderError, match=message):
+        helm.render(CHART, extra=extra)
+
+
+def test_render_is_deterministic() -> None:
+    first = helm.render(CHART, "production")
+    assert helm.render(CHART, "production") == first
