@@ -39,14 +39,27 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("values/topology.yaml"), show_default=True,
-              help="Topology spec; overlays are read from environments/ beside it.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("generated/helm"), show_default=True,
-              help="Directory that receives the chart directory <chart name>/.")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 and list the files that differ from the build.")
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("values/topology.yaml"),
+    show_default=True,
+    help="Topology spec; overlays are read from environments/ beside it.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("generated/helm"),
+    show_default=True,
+    help="Directory that receives the chart directory <chart name>/.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 and list the files that differ from the build.",
+)
 def build(spec: Path, out: Path, check: bool) -> None:
     """Validate the spec and write the chart atomically.
 

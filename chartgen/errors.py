@@ -69,8 +69,9 @@ class DriftError(ChartgenError):
 
     exit_code = ExitCode.PROBLEMS
 
-    def __init__(self, out_dir: str, changed: Sequence[str], missing: Sequence[str],
-                 extra: Sequence[str]) -> None:
+    def __init__(
+        self, out_dir: str, changed: Sequence[str], missing: Sequence[str], extra: Sequence[str]
+    ) -> None:
         self.changed, self.missing, self.extra = tuple(changed), tuple(missing), tuple(extra)
         lines = [f"{out_dir} is not what the spec builds (run `chartgen build`):"]
         lines += [f"  changed: {name}" for name in self.changed]

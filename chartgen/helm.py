@@ -41,9 +41,14 @@ def values_file(chart_dir: Path, environment: str | None) -> dict[str, Any]:
     return values
 
 
-def render(chart_dir: Path, environment: str | None = None, *, release: str = RELEASE,
-           namespace: str = NAMESPACE, extra: dict[str, Any] | None = None
-           ) -> list[RenderedObject]:
+def render(
+    chart_dir: Path,
+    environment: str | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    extra: dict[str, Any] | None = None,
+) -> list[RenderedObject]:
     """Render the chart for one environment like `helm template`, in a stable order."""
     import helm_python
 
@@ -52,11 +57,13 @@ def render(chart_dir: Path, environment: str | None = None, *, release: str = RE
         values = _deep_merge(values, extra)
     try:
         with helm_python.Chart.load(str(chart_dir)) as chart:
-            manifests = chart.render(values=values, name=release, namespace=namespace,
-                                     is_install=True)
+            manifests = chart.render(
+                values=values, name=release, namespace=namespace, is_install=True
+            )
     except helm_python.HelmError as exc:
-        raise RenderError(f"helm render of {chart_dir} ({environment or 'defaults'}): {exc}") \
-            from None
+        raise RenderError(
+            f"helm render of {chart_dir} ({environment or 'defaults'}): {exc}"
+        ) from None
     yaml = YAML(typ="safe", pure=True)
     objects = []
     for template, text in sorted(manifests.items()):
@@ -68,13 +75,13 @@ def render(chart_dir: Path, environment: str | None = None, *, release: str = RE
     return objects
 
 
-def lint(chart_dir: Path, environment: str | None = None, *, strict: bool = True
-         ) -> dict[str, Any]:
+def lint(chart_dir: Path, environment: str | None = None, *, strict: bool = True) -> dict[str, Any]:
     """`helm lint` of the chart with one environment's values."""
     import helm_python
 
-    report: dict[str, Any] = helm_python.lint(str(chart_dir), values_file(chart_dir, environment),
-                                              strict=strict, namespace=NAMESPACE)
+    report: dict[str, Any] = helm_python.lint(
+        str(chart_dir), values_file(chart_dir, environment), strict=strict, namespace=NAMESPACE
+    )
     return report
 
 

@@ -36,9 +36,17 @@ def validate_objects(objects: Iterable[RenderedObject], version: str) -> list[Sc
             kv.validate(obj.body, resolved, strict=True)
         except kv.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path)
-            findings.append(SchemaFinding(obj.template, obj.kind, obj.name, resolved,
-                                          f"{path}: {exc.message}" if path else exc.message))
+            findings.append(
+                SchemaFinding(
+                    obj.template,
+                    obj.kind,
+                    obj.name,
+                    resolved,
+                    f"{path}: {exc.message}" if path else exc.message,
+                )
+            )
         except kv.SchemaNotFoundError as exc:
-            findings.append(SchemaFinding(obj.template, obj.kind, obj.name, resolved,
-                                          f"no schema: {exc}"))
+            findings.append(
+                SchemaFinding(obj.template, obj.kind, obj.name, resolved, f"no schema: {exc}")
+            )
     return findings

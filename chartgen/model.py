@@ -123,8 +123,12 @@ class Topology:
 
 
 def _resources(raw: dict[str, Any]) -> Resources:
-    return Resources(str(raw["requests"]["cpu"]), str(raw["requests"]["memory"]),
-                     str(raw["limits"]["cpu"]), str(raw["limits"]["memory"]))
+    return Resources(
+        str(raw["requests"]["cpu"]),
+        str(raw["requests"]["memory"]),
+        str(raw["limits"]["cpu"]),
+        str(raw["limits"]["memory"]),
+    )
 
 
 def build_model(spec: dict[str, Any]) -> Topology:
@@ -134,47 +138,62 @@ def build_model(spec: dict[str, Any]) -> Topology:
     sessions, cache = spec["databases"]["sessions"], spec["databases"]["cache"]
     return Topology(
         chart=ChartMeta(
-            name=chart["name"], version=chart["version"], app_version=str(chart["appVersion"]),
-            description=chart["description"], keywords=tuple(chart.get("keywords", ())),
-            maintainers=tuple((m["name"], m.get("email", "")) for m in chart.get("maintainers", ())),
+            name=chart["name"],
+            version=chart["version"],
+            app_version=str(chart["appVersion"]),
+            description=chart["description"],
+            keywords=tuple(chart.get("keywords", ())),
+            maintainers=tuple(
+                (m["name"], m.get("email", "")) for m in chart.get("maintainers", ())
+            ),
         ),
         environments=tuple(spec["environments"]),
         mode=spec["mode"],
-        image=Image(spec["image"]["repository"], str(spec["image"]["tag"]),
-                    spec["image"].get("pullPolicy", "IfNotPresent")),
+        image=Image(
+            spec["image"]["repository"],
+            str(spec["image"]["tag"]),
+            spec["image"].get("pullPolicy", "IfNotPresent"),
+        ),
         metrics_port=spec["ports"]["metrics"],
         redis=Redis(
             replicas=redis["replicas"],
             port=spec["ports"]["redis"],
             config=RedisConfig(
-                maxmemory=str(config["maxmemory"]), maxmemory_policy=config["maxmemoryPolicy"],
-                save=config.get("save", ""), appendonly=config.get("appendonly", True),
+                maxmemory=str(config["maxmemory"]),
+                maxmemory_policy=config["maxmemoryPolicy"],
+                save=config.get("save", ""),
+                appendonly=config.get("appendonly", True),
                 tcp_keepalive=config.get("tcpKeepalive", 300),
             ),
             resources=_resources(redis["resources"]),
             persistence=Persistence(
-                enabled=persistence["enabled"], size=str(persistence["size"]),
+                enabled=persistence["enabled"],
+                size=str(persistence["size"]),
                 storage_class=persistence.get("storageClass", ""),
                 access_modes=tuple(persistence.get("accessModes", ("ReadWriteOnce",))),
             ),
         ),
         sentinel=Sentinel(
-            replicas=sentinel["replicas"], port=spec["ports"]["sentinel"],
-            quorum=sentinel.get("quorum"), master_set=sentinel["masterSet"],
+            replicas=sentinel["replicas"],
+            port=spec["ports"]["sentinel"],
+            quorum=sentinel.get("quorum"),
+            master_set=sentinel["masterSet"],
             down_after_ms=sentinel.get("downAfterMilliseconds", 5000),
             failover_timeout_ms=sentinel.get("failoverTimeout", 60000),
             parallel_syncs=sentinel.get("parallelSyncs", 1),
             resources=_resources(sentinel["resources"]),
         ),
         sessions=Sessions(
-            index=sessions["index"], session_ttl=sessions["sessionTtlSeconds"],
+            index=sessions["index"],
+            session_ttl=sessions["sessionTtlSeconds"],
             refresh_token_ttl=sessions["refreshTokenTtlSeconds"],
             max_sessions_per_user=sessions["maxSessionsPerUser"],
             max_refresh_tokens_per_user=sessions["maxRefreshTokensPerUser"],
             cleanup_interval=sessions["cleanupIntervalSeconds"],
         ),
         cache=Cache(
-            index=cache["index"], default_ttl=cache["defaultTtlSeconds"],
+            index=cache["index"],
+            default_ttl=cache["defaultTtlSeconds"],
             cleanup_interval=cache["cleanupIntervalSeconds"],
             cleanup_batch_size=cache["cleanupBatchSize"],
             max_entries_per_service=cache["maxEntriesPerService"],

@@ -36,8 +36,11 @@ def read_tree(root: Path) -> dict[str, bytes]:
     """Every file under `root` by relative POSIX path."""
     if not root.is_dir():
         return {}
-    return {path.relative_to(root).as_posix(): path.read_bytes()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def compare(files: Mapping[str, bytes], out_dir: Path) -> Drift:

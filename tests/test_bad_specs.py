@@ -28,57 +28,216 @@ class Case:
 
 
 CASES = [
-    Case("unknown-top-level-key", TOPOLOGY, "", "replicas: 3\n", "replicas",
-         "unknown key (allowed:", "replicas: 3"),
-    Case("typo-in-nested-key", TOPOLOGY, "    maxmemoryPolicy: volatile-lru",
-         "    maxmemoryPolicy: volatile-lru\n    maxmemroy: 1gb", "redis.config.maxmemroy",
-         "unknown key", "maxmemroy: 1gb"),
-    Case("wrong-type", TOPOLOGY, "redis:\n  replicas: 3", "redis:\n  replicas: three",
-         "redis.replicas", "'three' is not of type 'integer'", "replicas: three"),
-    Case("unknown-mode", TOPOLOGY, "mode: ha", "mode: cluster", "mode",
-         "'cluster' is not one of ['standalone', 'ha']", "mode: cluster"),
-    Case("too-few-sentinels", TOPOLOGY, "  replicas: 3\n  masterSet", "  replicas: 2\n  masterSet",
-         "sentinel.replicas", "2 Sentinels cannot survive losing one", "replicas: 2"),
-    Case("quorum-above-sentinels", TOPOLOGY, "  masterSet: sessiondb",
-         "  masterSet: sessiondb\n  quorum: 4", "sentinel.quorum",
-         "quorum 4 exceeds the 3 Sentinels", "quorum: 4"),
-    Case("same-db-index", TOPOLOGY, "  cache:\n    index: 1", "  cache:\n    index: 0",
-         "databases.cache.index", "DB index 0 is already the sessions database", "index: 0\n    defaultTtl"),
-    Case("same-port", TOPOLOGY, "sentinel: 26379", "sentinel: 6379", "ports.sentinel",
-         "port 6379 is already used by ports.redis", "sentinel: 6379"),
-    Case("maxmemory-above-limit", PROD, "maxmemory: 4gb", "maxmemory: 9gb",
-         "redis.config.maxmemory", "9gb is not below the memory limit 8Gi", "maxmemory: 9gb"),
-    Case("maxmemory-unlimited", TOPOLOGY, "maxmemory: 768mb", "maxmemory: 0",
-         "redis.config.maxmemory", "0 means unlimited", "maxmemory: 0"),
-    Case("ttl-zero", TOPOLOGY, "sessionTtlSeconds: 3600", "sessionTtlSeconds: 0",
-         "databases.sessions.sessionTtlSeconds", "0 is less than the minimum of 1",
-         "sessionTtlSeconds: 0"),
-    Case("limit-negative", TOPOLOGY, "maxSessionsPerUser: 5", "maxSessionsPerUser: -1",
-         "databases.sessions.maxSessionsPerUser", "-1 is less than the minimum of 1",
-         "maxSessionsPerUser: -1"),
-    Case("yaml-syntax", DEV, "mode: standalone", "mode: standalone\n  bad: [", "",
-         "invalid YAML: mapping values are not allowed here", "bad: [", 3),
-    Case("duplicate-key", TOPOLOGY, "mode: ha", "mode: ha\nmode: standalone", "",
-         "invalid YAML", "mode: standalone"),
-    Case("overlay-changes-structure", PROD, "", "databases:\n  sessions:\n    index: 3\n",
-         "databases.sessions.index", "structure cannot change per environment", "index: 3"),
-    Case("moving-image-tag", TOPOLOGY, "tag: 7.0.15-alpine", "tag: latest", "image.tag",
-         "'latest' is a moving tag", "tag: latest"),
-    Case("request-above-limit", DEV, "requests: {cpu: 100m", "requests: {cpu: 900m",
-         "redis.resources.requests.cpu", "request 900m is above the limit 500m",
-         "requests: {cpu: 900m", 11),
-    Case("standalone-with-replicas", DEV, "  replicas: 1", "  replicas: 3", "redis.replicas",
-         "standalone mode runs one Redis pod, not 3", "replicas: 3"),
-    Case("role-unknown-database", TOPOLOGY, "databases: [cache]", "databases: [caches]",
-         "roles.cache.databases[0]", "unknown database 'caches'", "databases: [caches]", 12),
-    Case("missing-required-key", TOPOLOGY, "  masterSet: sessiondb\n", "", "sentinel.masterSet",
-         "required key is missing", "sentinel:\n  replicas"),
-    Case("bad-quantity", PROD, "memory: 8Gi}", "memory: 8GB}", "redis.resources.limits.memory",
-         "'8GB' is not a valid quantity", "memory: 8GB}"),
-    Case("chart-version-not-semver", TOPOLOGY, "version: 0.1.0", "version: v1",
-         "chart.version", "does not match the expected format", "version: v1"),
-    Case("ha-with-one-data-pod", PROD, "  replicas: 3", "  replicas: 1", "redis.replicas",
-         "ha mode needs a master and at least one replica", "replicas: 1"),
+    Case(
+        "unknown-top-level-key",
+        TOPOLOGY,
+        "",
+        "replicas: 3\n",
+        "replicas",
+        "unknown key (allowed:",
+        "replicas: 3",
+    ),
+    Case(
+        "typo-in-nested-key",
+        TOPOLOGY,
+        "    maxmemoryPolicy: volatile-lru",
+        "    maxmemoryPolicy: volatile-lru\n    maxmemroy: 1gb",
+        "redis.config.maxmemroy",
+        "unknown key",
+        "maxmemroy: 1gb",
+    ),
+    Case(
+        "wrong-type",
+        TOPOLOGY,
+        "redis:\n  replicas: 3",
+        "redis:\n  replicas: three",
+        "redis.replicas",
+        "'three' is not of type 'integer'",
+        "replicas: three",
+    ),
+    Case(
+        "unknown-mode",
+        TOPOLOGY,
+        "mode: ha",
+        "mode: cluster",
+        "mode",
+        "'cluster' is not one of ['standalone', 'ha']",
+        "mode: cluster",
+    ),
+    Case(
+        "too-few-sentinels",
+        TOPOLOGY,
+        "  replicas: 3\n  masterSet",
+        "  replicas: 2\n  masterSet",
+        "sentinel.replicas",
+        "2 Sentinels cannot survive losing one",
+        "replicas: 2",
+    ),
+    Case(
+        "quorum-above-sentinels",
+        TOPOLOGY,
+        "  masterSet: sessiondb",
+        "  masterSet: sessiondb\n  quorum: 4",
+        "sentinel.quorum",
+        "quorum 4 exceeds the 3 Sentinels",
+        "quorum: 4",
+    ),
+    Case(
+        "same-db-index",
+        TOPOLOGY,
+        "  cache:\n    index: 1",
+        "  cache:\n    index: 0",
+        "databases.cache.index",
+        "DB index 0 is already the sessions database",
+        "index: 0\n    defaultTtl",
+    ),
+    Case(
+        "same-port",
+        TOPOLOGY,
+        "sentinel: 26379",
+        "sentinel: 6379",
+        "ports.sentinel",
+        "port 6379 is already used by ports.redis",
+        "sentinel: 6379",
+    ),
+    Case(
+        "maxmemory-above-limit",
+        PROD,
+        "maxmemory: 4gb",
+        "maxmemory: 9gb",
+        "redis.config.maxmemory",
+        "9gb is not below the memory limit 8Gi",
+        "maxmemory: 9gb",
+    ),
+    Case(
+        "maxmemory-unlimited",
+        TOPOLOGY,
+        "maxmemory: 768mb",
+        "maxmemory: 0",
+        "redis.config.maxmemory",
+        "0 means unlimited",
+        "maxmemory: 0",
+    ),
+    Case(
+        "ttl-zero",
+        TOPOLOGY,
+        "sessionTtlSeconds: 3600",
+        "sessionTtlSeconds: 0",
+        "databases.sessions.sessionTtlSeconds",
+        "0 is less than the minimum of 1",
+        "sessionTtlSeconds: 0",
+    ),
+    Case(
+        "limit-negative",
+        TOPOLOGY,
+        "maxSessionsPerUser: 5",
+        "maxSessionsPerUser: -1",
+        "databases.sessions.maxSessionsPerUser",
+        "-1 is less than the minimum of 1",
+        "maxSessionsPerUser: -1",
+    ),
+    Case(
+        "yaml-syntax",
+        DEV,
+        "mode: standalone",
+        "mode: standalone\n  bad: [",
+        "",
+        "invalid YAML: mapping values are not allowed here",
+        "bad: [",
+        3,
+    ),
+    Case(
+        "duplicate-key",
+        TOPOLOGY,
+        "mode: ha",
+        "mode: ha\nmode: standalone",
+        "",
+        "invalid YAML",
+        "mode: standalone",
+    ),
+    Case(
+        "overlay-changes-structure",
+        PROD,
+        "",
+        "databases:\n  sessions:\n    index: 3\n",
+        "databases.sessions.index",
+        "structure cannot change per environment",
+        "index: 3",
+    ),
+    Case(
+        "moving-image-tag",
+        TOPOLOGY,
+        "tag: 7.0.15-alpine",
+        "tag: latest",
+        "image.tag",
+        "'latest' is a moving tag",
+        "tag: latest",
+    ),
+    Case(
+        "request-above-limit",
+        DEV,
+        "requests: {cpu: 100m",
+        "requests: {cpu: 900m",
+        "redis.resources.requests.cpu",
+        "request 900m is above the limit 500m",
+        "requests: {cpu: 900m",
+        11,
+    ),
+    Case(
+        "standalone-with-replicas",
+        DEV,
+        "  replicas: 1",
+        "  replicas: 3",
+        "redis.replicas",
+        "standalone mode runs one Redis pod, not 3",
+        "replicas: 3",
+    ),
+    Case(
+        "role-unknown-database",
+        TOPOLOGY,
+        "databases: [cache]",
+        "databases: [caches]",
+        "roles.cache.databases[0]",
+        "unknown database 'caches'",
+        "databases: [caches]",
+        12,
+    ),
+    Case(
+        "missing-required-key",
+        TOPOLOGY,
+        "  masterSet: sessiondb\n",
+        "",
+        "sentinel.masterSet",
+        "required key is missing",
+        "sentinel:\n  replicas",
+    ),
+    Case(
+        "bad-quantity",
+        PROD,
+        "memory: 8Gi}",
+        "memory: 8GB}",
+        "redis.resources.limits.memory",
+        "'8GB' is not a valid quantity",
+        "memory: 8GB}",
+    ),
+    Case(
+        "chart-version-not-semver",
+        TOPOLOGY,
+        "version: 0.1.0",
+        "version: v1",
+        "chart.version",
+        "does not match the expected format",
+        "version: v1",
+    ),
+    Case(
+        "ha-with-one-data-pod",
+        PROD,
+        "  replicas: 3",
+        "  replicas: 1",
+        "redis.replicas",
+        "ha mode needs a master and at least one replica",
+        "replicas: 1",
+    ),
 ]
 
 
@@ -136,8 +295,9 @@ def test_unknown_environment_overlay(workspace: Path) -> None:
     (workspace / "values/environments/qa.yaml").write_text("redis:\n  replicas: 2\n")
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 1
-    assert ("values/environments/qa.yaml:1:1: environments: unknown environment 'qa'"
-            in result.stderr)
+    assert (
+        "values/environments/qa.yaml:1:1: environments: unknown environment 'qa'" in result.stderr
+    )
 
 
 def test_declared_environment_without_overlay(workspace: Path) -> None:
@@ -147,13 +307,25 @@ def test_declared_environment_without_overlay(workspace: Path) -> None:
     column = text.splitlines()[line - 1].index("staging") + 1
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 1
-    assert (f"{TOPOLOGY}:{line}:{column}: environments[1]: environment 'staging' has no overlay"
-            in result.stderr)
+    assert (
+        f"{TOPOLOGY}:{line}:{column}: environments[1]: environment 'staging' has no overlay"
+        in result.stderr
+    )
 
 
 def test_even_sentinel_count_is_a_warning(workspace: Path) -> None:
-    _apply(workspace, Case("", TOPOLOGY, "  replicas: 3\n  masterSet", "  replicas: 4\n  masterSet",
-                           "", "", "replicas: 4"))
+    _apply(
+        workspace,
+        Case(
+            "",
+            TOPOLOGY,
+            "  replicas: 3\n  masterSet",
+            "  replicas: 4\n  masterSet",
+            "",
+            "",
+            "replicas: 4",
+        ),
+    )
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 0, result.stderr
     assert "sentinel.replicas: warning: 4 Sentinels tolerate as many failures as 3" in result.stderr

@@ -43,9 +43,14 @@ def test_build_does_not_depend_on_hash_seed_or_cwd(tmp_path: Path) -> None:
     for seed in ("1", "2"):
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-m", "chartgen", "build", "--spec", str(SPEC),
-                        "--out", str(out)], cwd=tmp_path, env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "chartgen", "build", "--spec", str(SPEC), "--out", str(out)],
+            cwd=tmp_path,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         outputs.append(read_tree(out / "session-database"))
     assert outputs[0] == outputs[1]
 
@@ -85,8 +90,11 @@ def test_sigkill_mid_build_leaves_old_or_new_chart_never_a_mix(workspace: Path) 
         process.send_signal(signal.SIGKILL)
         process.wait()
         # the next run recovers a half-done swap before anything else; reading is enough here
-        tree = read_tree(out / "session-database") if (out / "session-database").exists() \
+        tree = (
+            read_tree(out / "session-database")
+            if (out / "session-database").exists()
             else read_tree(out / ".session-database.chartgen-old")
+        )
         assert tree in (old, new), f"mixed chart after a kill at step {step}"
         outcomes.add("new" if tree == new else "old")
         if tree == new:  # start the next round from the old chart again

@@ -29,8 +29,9 @@ def test_helm_lint_has_no_errors_or_warnings(environment: str | None) -> None:
 
 @pytest.mark.parametrize("version", DEFAULT_VERSIONS)
 @pytest.mark.parametrize("environment", ALL)
-def test_every_object_is_valid_under_strict_kubernetes_schemas(environment: str | None,
-                                                               version: str) -> None:
+def test_every_object_is_valid_under_strict_kubernetes_schemas(
+    environment: str | None, version: str
+) -> None:
     objects = helm.render(CHART, environment)
     assert len(objects) >= 6
     assert validate_objects(objects, version) == []
@@ -38,8 +39,12 @@ def test_every_object_is_valid_under_strict_kubernetes_schemas(environment: str 
 
 def test_the_validator_rejects_what_kubernetes_rejects() -> None:
     objects = helm.render(CHART, "production")
-    broken = [helm.RenderedObject(o.template, {**o.body, "spec": {**o.body["spec"], "replica": 3}})
-              if o.kind == "StatefulSet" else o for o in objects]
+    broken = [
+        helm.RenderedObject(o.template, {**o.body, "spec": {**o.body["spec"], "replica": 3}})
+        if o.kind == "StatefulSet"
+        else o
+        for o in objects
+    ]
     findings = validate_objects(broken, "1.25.0")
     assert {f.kind for f in findings} == {"StatefulSet"}
     assert all("replica" in f.message for f in findings)
@@ -48,7 +53,10 @@ def test_the_validator_rejects_what_kubernetes_rejects() -> None:
 def test_ha_topology_objects() -> None:
     objects = helm.render(CHART, "production")
     sets = by_kind(objects, "StatefulSet")
-    redis, sentinel = sets["sessions-session-database-redis"], sets["sessions-session-database-sentinel"]
+    redis, sentinel = (
+        sets["sessions-session-database-redis"],
+        sets["sessions-session-database-sentinel"],
+    )
     assert redis["spec"]["replicas"] == 3
     assert sentinel["spec"]["replicas"] == 3
     assert sentinel["spec"]["podManagementPolicy"] == "OrderedReady"
@@ -60,15 +68,21 @@ def test_ha_topology_objects() -> None:
     claim = redis["spec"]["volumeClaimTemplates"][0]
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
     container = redis["spec"]["template"]["spec"]["containers"][0]
-    assert container["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"},
-                                      "limits": {"cpu": "4", "memory": "8Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+    }
 
 
 def test_production_redis_settings_reach_redis_conf() -> None:
     objects = helm.render(CHART, "production")
     conf = by_kind(objects, "ConfigMap")["sessions-session-database-redis"]["data"]["redis.conf"]
-    for line in ("maxmemory 4gb", "maxmemory-policy allkeys-lru", "save 900 1 300 10 60 10000",
-                 "tcp-keepalive 300"):
+    for line in (
+        "maxmemory 4gb",
+        "maxmemory-policy allkeys-lru",
+        "save 900 1 300 10 60 10000",
+        "tcp-keepalive 300",
+    ):
         assert line in conf.splitlines()
 
 
@@ -79,10 +93,16 @@ def test_session_and_cache_settings_for_applications() -> None:
         "REDIS_SENTINEL_HOST": "sessions-session-database-sentinel.session-db.svc.cluster.local",
         "REDIS_SENTINEL_PORT": "26379",
         "REDIS_SENTINEL_MASTER_SET": "sessiondb",
-        "SESSION_DB": "0", "SESSION_TTL_SECONDS": "3600", "REFRESH_TOKEN_TTL_SECONDS": "604800",
-        "MAX_SESSIONS_PER_USER": "5", "MAX_REFRESH_TOKENS_PER_USER": "3",
-        "CLEANUP_INTERVAL_SECONDS": "300", "CACHE_DB": "1", "CACHE_DEFAULT_TTL_SECONDS": "86400",
-        "CACHE_CLEANUP_INTERVAL_SECONDS": "600", "CACHE_CLEANUP_BATCH_SIZE": "200",
+        "SESSION_DB": "0",
+        "SESSION_TTL_SECONDS": "3600",
+        "REFRESH_TOKEN_TTL_SECONDS": "604800",
+        "MAX_SESSIONS_PER_USER": "5",
+        "MAX_REFRESH_TOKENS_PER_USER": "3",
+        "CLEANUP_INTERVAL_SECONDS": "300",
+        "CACHE_DB": "1",
+        "CACHE_DEFAULT_TTL_SECONDS": "86400",
+        "CACHE_CLEANUP_INTERVAL_SECONDS": "600",
+        "CACHE_CLEANUP_BATCH_SIZE": "200",
         "CACHE_MAX_ENTRIES_PER_SERVICE": "10000",
     }
 
@@ -91,7 +111,9 @@ def test_development_is_standalone() -> None:
     objects = helm.render(CHART, "development")
     assert not [o for o in objects if "sentinel" in o.name]
     assert not by_kind(objects, "PodDisruptionBudget")
-    assert by_kind(objects, "StatefulSet")["sessions-session-database-redis"]["spec"]["replicas"] == 1
+    assert (
+        by_kind(objects, "StatefulSet")["sessions-session-database-redis"]["spec"]["replicas"] == 1
+    )
 
 
 @pytest.mark.parametrize("environment", ALL)
@@ -113,29 +135,45 @@ def test_pods_meet_pod_security_restricted(environment: str | None) -> None:
 
 def test_quorum_follows_sentinel_count_unless_pinned() -> None:
     five = helm.render(CHART, extra={"sentinel": {"replicas": 5}})
-    assert by_kind(five, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
-        "minAvailable"] == 3
+    assert (
+        by_kind(five, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
+            "minAvailable"
+        ]
+        == 3
+    )
     pinned = helm.render(CHART, extra={"sentinel": {"replicas": 5, "quorum": 4}})
-    assert by_kind(pinned, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
-        "minAvailable"] == 4
+    assert (
+        by_kind(pinned, "PodDisruptionBudget")["sessions-session-database-sentinel"]["spec"][
+            "minAvailable"
+        ]
+        == 4
+    )
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"sentinel": {"quorum": 4}}, "sentinel.quorum exceeds sentinel.replicas"),
-    ({"mode": "standalone"}, "standalone mode runs exactly one Redis pod"),
-    ({"sentinel": {"replicas": 2}}, "ha mode needs sentinel.replicas >= 3"),
-])
-def test_values_the_schema_cannot_check_fail_the_render(extra: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"sentinel": {"quorum": 4}}, "sentinel.quorum exceeds sentinel.replicas"),
+        ({"mode": "standalone"}, "standalone mode runs exactly one Redis pod"),
+        ({"sentinel": {"replicas": 2}}, "ha mode needs sentinel.replicas >= 3"),
+    ],
+)
+def test_values_the_schema_cannot_check_fail_the_render(
+    extra: dict[str, Any], message: str
+) -> None:
     with pytest.raises(RenderError, match=message):
         helm.render(CHART, extra=extra)
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"redis": {"replicas": "three"}}, "replicas"),
-    ({"redis": {"bogus": 1}}, "bogus"),
-    ({"image": {"tag": "latest"}}, "tag"),
-    ({"mode": "cluster"}, "mode"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"redis": {"replicas": "three"}}, "replicas"),
+        ({"redis": {"bogus": 1}}, "bogus"),
+        ({"image": {"tag": "latest"}}, "tag"),
+        ({"mode": "cluster"}, "mode"),
+    ],
+)
 def test_values_schema_rejects_bad_values(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(RenderError, match=message):
         helm.render(CHART, extra=extra)

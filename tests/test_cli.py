@@ -15,8 +15,9 @@ CHARTGEN = [sys.executable, "-m", "chartgen"]
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CHARTGEN, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [*CHARTGEN, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_version() -> None:
@@ -43,8 +44,16 @@ def test_build_writes_the_chart(workspace: Path) -> None:
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 0, result.stderr
     written = workspace / "out" / "session-database"
-    for name in ("Chart.yaml", "values.yaml", "values-production.yaml", "values.schema.json",
-                 "templates/_helpers.tpl", "templates/NOTES.txt", ".helmignore", "README.md"):
+    for name in (
+        "Chart.yaml",
+        "values.yaml",
+        "values-production.yaml",
+        "values.schema.json",
+        "templates/_helpers.tpl",
+        "templates/NOTES.txt",
+        ".helmignore",
+        "README.md",
+    ):
         assert (written / name).read_bytes() == (CHART / name).read_bytes(), name
 
 
@@ -89,5 +98,7 @@ def test_unknown_option_is_a_usage_error() -> None:
 def test_warnings_do_not_fail_the_build(workspace: Path) -> None:
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 0
-    assert ("values/environments/production.yaml:6:5: redis.config.maxmemoryPolicy: warning: "
-            "allkeys-lru") in result.stderr
+    assert (
+        "values/environments/production.yaml:6:5: redis.config.maxmemoryPolicy: warning: "
+        "allkeys-lru"
+    ) in result.stderr

@@ -34,8 +34,9 @@ def _values_file(model: Topology) -> str:
     return "\n".join([*header, *emit_yaml(values_tree(model))]).rstrip("\n") + "\n"
 
 
-def _overlay_file(name: str, base: Topology, env: Topology,
-                  overlay_keys: frozenset[tuple[str, ...]]) -> str:
+def _overlay_file(
+    name: str, base: Topology, env: Topology, overlay_keys: frozenset[tuple[str, ...]]
+) -> str:
     changed = diff(values_tree(base), values_tree(env), pinned_values(overlay_keys))
     header = [
         f"# Values for the {name} environment, applied over values.yaml:",
@@ -46,8 +47,11 @@ def _overlay_file(name: str, base: Topology, env: Topology,
     return "\n".join([*header, *body]) + "\n"
 
 
-def render_chart(base: Topology, environments: Mapping[str, Topology],
-                 overlay_keys: Mapping[str, frozenset[tuple[str, ...]]]) -> dict[str, bytes]:
+def render_chart(
+    base: Topology,
+    environments: Mapping[str, Topology],
+    overlay_keys: Mapping[str, frozenset[tuple[str, ...]]],
+) -> dict[str, bytes]:
     """Every file of the chart, rendered in memory and in a stable order."""
     env = environment()
     context = {
@@ -67,12 +71,15 @@ def render_chart(base: Topology, environments: Mapping[str, Topology],
         for template in sorted(env.list_templates()):
             if not template.startswith(CHART_TEMPLATES) or not template.endswith(".j2"):
                 continue
-            target = template[len(CHART_TEMPLATES):-len(".j2")]
+            target = template[len(CHART_TEMPLATES) : -len(".j2")]
             text = env.get_template(template).render(context)
             if text.strip():
                 files[target] = text
     except jinja2.TemplateError as exc:
-        where = f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) \
+        where = (
+            f"{exc.filename}:{exc.lineno}"
+            if isinstance(exc, jinja2.TemplateSyntaxError)
             else "template"
+        )
         raise RenderError(f"{where}: {exc}") from None
     return {path: files[path].encode("utf-8") for path in sorted(files)}

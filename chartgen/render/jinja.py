@@ -24,7 +24,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - the output is YAML and Helm templates, not HTML
+        autoescape=False,  # the output is YAML and Helm templates, not HTML
     )
     env.filters["yaml"] = scalar
     return env

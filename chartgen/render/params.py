@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Group:
     children: dict[str, Node]
 
 
-Node = Union[Param, Group]
+Node = Param | Group
 
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9._/-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
@@ -101,8 +101,12 @@ def flatten(tree: dict[str, Node], prefix: str = "") -> Iterator[tuple[str, Para
             yield f"{prefix}{key}", node
 
 
-def diff(base: dict[str, Node], env: dict[str, Node], pinned: frozenset[str] = frozenset(),
-         prefix: str = "") -> dict[str, Node]:
+def diff(
+    base: dict[str, Node],
+    env: dict[str, Node],
+    pinned: frozenset[str] = frozenset(),
+    prefix: str = "",
+) -> dict[str, Node]:
     """What values-<env>.yaml must set: values that differ from `base`, and the values named in
     `pinned` (dotted keys the overlay sets explicitly), so the file shows what the environment
     decides even where it matches today's default."""
@@ -113,7 +117,10 @@ def diff(base: dict[str, Node], env: dict[str, Node], pinned: frozenset[str] = f
             inner = diff(other.children, node.children, pinned, f"{dotted_key}.")
             if inner:
                 changed[key] = Group(node.description, inner)
-        elif isinstance(node, Param) and isinstance(other, Param) and (
-                node.value != other.value or dotted_key in pinned):
+        elif (
+            isinstance(node, Param)
+            and isinstance(other, Param)
+            and (node.value != other.value or dotted_key in pinned)
+        ):
             changed[key] = node
     return changed

@@ -54,8 +54,9 @@ def _plain(node: Any, path: KeyPath, file: str, out: dict[KeyPath, Location]) ->
         items = []
         for index, value in enumerate(node):
             line, col = node.lc.item(index)
-            out[(*path, index)] = Location(file, line + 1, col + 1)
-            items.append(_plain(value, (*path, index), file, out))
+            item_path = (*path, index)
+            out[item_path] = Location(file, line + 1, col + 1)
+            items.append(_plain(value, item_path, file, out))
         return items
     if isinstance(node, str):
         return str(node)  # drop ruamel's scalar-string subclasses

@@ -41,16 +41,20 @@ def majority(count: int) -> int:
 def sentinel_count(spec: dict[str, Any]) -> Iterator[Finding]:
     """HA needs at least 3 Sentinels so that a majority survives the loss of one."""
     if spec["mode"] == "ha" and spec["sentinel"]["replicas"] < 3:
-        yield ("sentinel", "replicas"), (
-            f"{spec['sentinel']['replicas']} Sentinels cannot survive losing one; use 3 or more")
+        yield (
+            ("sentinel", "replicas"),
+            (f"{spec['sentinel']['replicas']} Sentinels cannot survive losing one; use 3 or more"),
+        )
 
 
 def sentinel_count_odd(spec: dict[str, Any]) -> Iterator[Finding]:
     """An even Sentinel count tolerates no more failures than the odd count below it."""
     count = spec["sentinel"]["replicas"]
     if spec["mode"] == "ha" and count >= 3 and count % 2 == 0:
-        yield ("sentinel", "replicas"), (
-            f"{count} Sentinels tolerate as many failures as {count - 1}; use an odd count")
+        yield (
+            ("sentinel", "replicas"),
+            (f"{count} Sentinels tolerate as many failures as {count - 1}; use an odd count"),
+        )
 
 
 def sentinel_quorum(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -58,9 +62,13 @@ def sentinel_quorum(spec: dict[str, Any]) -> Iterator[Finding]:
     sentinel = spec["sentinel"]
     quorum = sentinel.get("quorum")
     if quorum is not None and quorum > sentinel["replicas"]:
-        yield ("sentinel", "quorum"), (
-            f"quorum {quorum} exceeds the {sentinel['replicas']} Sentinels: no failover could "
-            f"ever be agreed; omit it to derive {majority(sentinel['replicas'])}")
+        yield (
+            ("sentinel", "quorum"),
+            (
+                f"quorum {quorum} exceeds the {sentinel['replicas']} Sentinels: no failover could "
+                f"ever be agreed; omit it to derive {majority(sentinel['replicas'])}"
+            ),
+        )
 
 
 def sentinel_quorum_minority(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -68,9 +76,13 @@ def sentinel_quorum_minority(spec: dict[str, Any]) -> Iterator[Finding]:
     sentinel = spec["sentinel"]
     quorum = sentinel.get("quorum")
     if quorum is not None and quorum < majority(sentinel["replicas"]):
-        yield ("sentinel", "quorum"), (
-            f"quorum {quorum} is less than a majority of {sentinel['replicas']} Sentinels "
-            f"({majority(sentinel['replicas'])})")
+        yield (
+            ("sentinel", "quorum"),
+            (
+                f"quorum {quorum} is less than a majority of {sentinel['replicas']} Sentinels "
+                f"({majority(sentinel['replicas'])})"
+            ),
+        )
 
 
 def data_pods(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -86,8 +98,10 @@ def distinct_databases(spec: dict[str, Any]) -> Iterator[Finding]:
     """Sessions and cache must live in different Redis DB indexes."""
     dbs = spec["databases"]
     if dbs["sessions"]["index"] == dbs["cache"]["index"]:
-        yield ("databases", "cache", "index"), (
-            f"DB index {dbs['cache']['index']} is already the sessions database")
+        yield (
+            ("databases", "cache", "index"),
+            (f"DB index {dbs['cache']['index']} is already the sessions database"),
+        )
 
 
 def distinct_ports(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -108,9 +122,13 @@ def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
     if maxmemory == 0:
         yield ("redis", "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
     elif maxmemory >= limit:
-        yield ("redis", "config", "maxmemory"), (
-            f"{config['maxmemory']} is not below the memory limit "
-            f"{spec['redis']['resources']['limits']['memory']}")
+        yield (
+            ("redis", "config", "maxmemory"),
+            (
+                f"{config['maxmemory']} is not below the memory limit "
+                f"{spec['redis']['resources']['limits']['memory']}"
+            ),
+        )
 
 
 def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -120,19 +138,28 @@ def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
     limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
     persistent = bool(config.get("save", "").strip()) or config.get("appendonly", True)
     if persistent and 0 < maxmemory < limit and maxmemory > limit * MAXMEMORY_SHARE_OF_LIMIT:
-        yield ("redis", "config", "maxmemory"), (
-            f"{config['maxmemory']} leaves less than 25% of the memory limit for fork "
-            "copy-on-write during snapshots")
+        yield (
+            ("redis", "config", "maxmemory"),
+            (
+                f"{config['maxmemory']} leaves less than 25% of the memory limit for fork "
+                "copy-on-write during snapshots"
+            ),
+        )
 
 
 def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
-    """maxmemory-policy is per instance: allkeys-* can evict live sessions to make room for cache."""
+    """maxmemory-policy is per instance: allkeys-* can evict live sessions to make room for
+    cache entries."""
     policy = spec["redis"]["config"]["maxmemoryPolicy"]
     if policy.startswith("allkeys-"):
-        yield ("redis", "config", "maxmemoryPolicy"), (
-            f"{policy} applies to both databases and can evict live sessions; safer: "
-            "volatile-lru/volatile-ttl (sessions and cache both carry TTLs, cache bounded by its "
-            "cleanup job), noeviction with a bounded cache, or a separate cache instance")
+        yield (
+            ("redis", "config", "maxmemoryPolicy"),
+            (
+                f"{policy} applies to both databases and can evict live sessions; safer: "
+                "volatile-lru/volatile-ttl (sessions and cache both carry TTLs, cache bounded by "
+                "its cleanup job), noeviction with a bounded cache, or a separate cache instance"
+            ),
+        )
 
 
 def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -142,8 +169,10 @@ def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
         for kind in ("cpu", "memory"):
             request, limit = resources["requests"][kind], resources["limits"][kind]
             if k8s_quantity(request) > k8s_quantity(limit):
-                yield (component, "resources", "requests", kind), (
-                    f"request {request} is above the limit {limit}")
+                yield (
+                    (component, "resources", "requests", kind),
+                    (f"request {request} is above the limit {limit}"),
+                )
 
 
 def pinned_image(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -158,23 +187,31 @@ def role_databases(spec: dict[str, Any]) -> Iterator[Finding]:
     for role, body in spec["roles"].items():
         for index, name in enumerate(body["databases"]):
             if name not in known:
-                yield ("roles", role, "databases", index), (
-                    f"unknown database '{name}' (declared: {', '.join(sorted(known))})")
+                yield (
+                    ("roles", role, "databases", index),
+                    (f"unknown database '{name}' (declared: {', '.join(sorted(known))})"),
+                )
 
 
 def token_lifetimes(spec: dict[str, Any]) -> Iterator[Finding]:
     """Cleanup must run more often than sessions live, and refresh tokens outlive sessions."""
     sessions = spec["databases"]["sessions"]
     if sessions["refreshTokenTtlSeconds"] < sessions["sessionTtlSeconds"]:
-        yield ("databases", "sessions", "refreshTokenTtlSeconds"), (
-            "refresh tokens expire before the sessions they renew")
+        yield (
+            ("databases", "sessions", "refreshTokenTtlSeconds"),
+            ("refresh tokens expire before the sessions they renew"),
+        )
     if sessions["cleanupIntervalSeconds"] > sessions["sessionTtlSeconds"]:
-        yield ("databases", "sessions", "cleanupIntervalSeconds"), (
-            "cleanup runs less often than a session lives; expired index entries pile up")
+        yield (
+            ("databases", "sessions", "cleanupIntervalSeconds"),
+            ("cleanup runs less often than a session lives; expired index entries pile up"),
+        )
     cache = spec["databases"]["cache"]
     if cache["cleanupBatchSize"] > cache["maxEntriesPerService"]:
-        yield ("databases", "cache", "cleanupBatchSize"), (
-            "a batch larger than the per-service limit; lower it")
+        yield (
+            ("databases", "cache", "cleanupBatchSize"),
+            ("a batch larger than the per-service limit; lower it"),
+        )
 
 
 RULES: tuple[Rule, ...] = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -30,7 +30,7 @@ STRUCTURAL_KEYS: tuple[KeyPath, ...] = (
 @cache
 def topology_schema() -> dict[str, Any]:
     """The spec schema shipped with chartgen (schemas/topology.schema.json)."""
-    text = resources.files("chartgen").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    text = resources.files("chartgen").joinpath("schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -52,13 +52,15 @@ def overlay_schema() -> dict[str, Any]:
 
 def _problems(error: ValidationError, doc: SourceDoc) -> Iterator[Problem]:
     path: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {}))
+        known = set(schema.get("properties", {}))
         for extra in sorted(set(error.instance) - known):
             key = (*path, extra)
             allowed = ", ".join(sorted(known))
-            yield Problem(doc.locate(key), dotted(key), f"unknown key (allowed: {allowed})",
-                          "schema")
+            yield Problem(
+                doc.locate(key), dotted(key), f"unknown key (allowed: {allowed})", "schema"
+            )
         return
     if error.validator == "required" and isinstance(error.validator_value, list):
         for name in error.validator_value:
@@ -71,7 +73,7 @@ def _problems(error: ValidationError, doc: SourceDoc) -> Iterator[Problem]:
         message = f"{error.instance!r} is not a valid quantity (e.g. 250m, 2, 512Mi, 4Gi)"
     elif error.validator == "pattern":
         message = f"{error.instance!r} does not match the expected format"
-        description = error.schema.get("description")
+        description = schema.get("description")
         if description:
             message += f" ({description})"
     yield Problem(doc.locate(path), dotted(path), message, "schema")
@@ -90,8 +92,12 @@ def schema_problems(doc: SourceDoc, *, overlay: bool) -> list[Problem]:
             for part in key:
                 node = node.get(part) if isinstance(node, dict) else None
             if node is not None:
-                problems.append(Problem(
-                    doc.locate(key), dotted(key),
-                    "structure cannot change per environment; set it in the topology spec",
-                    "overlay-structure"))
+                problems.append(
+                    Problem(
+                        doc.locate(key),
+                        dotted(key),
+                        "structure cannot change per environment; set it in the topology spec",
+                        "overlay-structure",
+                    )
+                )
     return problems

@@ -37,28 +37,40 @@ def _rule_problems(merged: MergedDoc, fallback: Location) -> list[Problem]:
     problems = []
     for rule in RULES:
         for key, message in rule.check(merged.data):
-            problems.append(Problem(merged.locate(key, fallback), dotted(key), message,
-                                    rule.id, rule.severity))
+            problems.append(
+                Problem(merged.locate(key, fallback), dotted(key), message, rule.id, rule.severity)
+            )
     return problems
 
 
-def _environment_problems(base: SourceDoc, overlays: dict[str, SourceDoc],
-                          unreadable: set[str]) -> list[Problem]:
+def _environment_problems(
+    base: SourceDoc, overlays: dict[str, SourceDoc], unreadable: set[str]
+) -> list[Problem]:
     declared = base.data.get("environments")
     if not isinstance(declared, list):
         return []
     problems = []
     for name, doc in overlays.items():
         if name not in declared:
-            problems.append(Problem(Location(doc.path, 1, 1), "environments",
-                                    f"unknown environment '{name}': not listed in "
-                                    f"{base.path} environments ({', '.join(map(str, declared))})",
-                                    "environments"))
+            problems.append(
+                Problem(
+                    Location(doc.path, 1, 1),
+                    "environments",
+                    f"unknown environment '{name}': not listed in "
+                    f"{base.path} environments ({', '.join(map(str, declared))})",
+                    "environments",
+                )
+            )
     for index, name in enumerate(declared):
         if isinstance(name, str) and name not in overlays and name not in unreadable:
-            problems.append(Problem(base.locate(("environments", index)), f"environments[{index}]",
-                                    f"environment '{name}' has no overlay file {name}.yaml",
-                                    "environments"))
+            problems.append(
+                Problem(
+                    base.locate(("environments", index)),
+                    f"environments[{index}]",
+                    f"environment '{name}' has no overlay file {name}.yaml",
+                    "environments",
+                )
+            )
     return problems
 
 
@@ -70,8 +82,9 @@ def _leaf_keys(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[t
             yield (*prefix, key)
 
 
-def validate(spec_path: Path, environments_dir: Path | None = None,
-             root: Path | None = None) -> ValidatedSpec:
+def validate(
+    spec_path: Path, environments_dir: Path | None = None, root: Path | None = None
+) -> ValidatedSpec:
     """Load and check `spec_path` and every overlay in `environments_dir`.
 
     Raises SpecError with every error (and the warnings) when anything is wrong.

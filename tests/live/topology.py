@@ -1,0 +1,233 @@
+"""Boot the rendered HA topology with real redis-server and redis-sentinel on 127.0.0.1.
+
+The pods' start scripts, health checks and configuration come from the chart as the real Helm
+engine renders it; only the addresses change: every pod DNS name maps to 127.0.0.1 and a free
+port, as the headless Services would resolve them in a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chartgen import helm
+from tests.conftest import free_port
+
+REDIS_SET = "sessions-session-database-redis"
+SENTINEL_SET = "sessions-session-database-sentinel"
+SENTINEL_SERVICE = "sessions-session-database-sentinel"
+
+
+def cli(port: int, *args: str, timeout: float = 5) -> str:
+    result = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return result.stdout.strip()
+
+
+def info(port: int, section: str) -> dict[str, str]:
+    pairs = (line.split(":", 1) for line in cli(port, "INFO", section).splitlines() if ":" in line)
+    return {key: value.strip() for key, value in pairs}
+
+
+def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Pod:
+    name: str
+    port: int
+    env: dict[str, str]
+    command: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, extra: list[str]) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*self.command, *extra],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@dataclass
+class LocalTopology:
+    """One Redis StatefulSet and one Sentinel StatefulSet, as processes."""
+
+    root: Path
+    objects: list[helm.RenderedObject]
+    redis: list[Pod] = field(default_factory=list)
+    sentinels: list[Pod] = field(default_factory=list)
+
+    def _object(self, kind: str, name: str) -> dict[str, Any]:
+        return next(o.body for o in self.objects if o.kind == kind and o.name == name)
+
+    def _files(self, configmap: str, folder: str) -> Path:
+        target = self.root / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for key, text in self._object("ConfigMap", configmap)["data"].items():
+            (target / key).write_text(text)
+        return target
+
+    def container(self, statefulset: str) -> dict[str, Any]:
+        spec = self._object("StatefulSet", statefulset)["spec"]
+        container: dict[str, Any] = spec["template"]["spec"]["containers"][0]
+        return container
+
+    def _env(
+        self, statefulset: str, pod: str, address: dict[str, int], paths: dict[str, str]
+    ) -> dict[str, str]:
+        """The container's env as Kubernetes would expand it, with DNS names made local."""
+        env = {"PATH": os.environ["PATH"], "POD_NAME": pod}
+        for item in self.container(statefulset)["env"]:
+            if "value" in item:
+                env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], item["value"])
+        for name, original in list(env.items()):
+            value = original
+            for fqdn, port in address.items():
+                value = re.sub(
+                    rf"{re.escape(fqdn)}(:\d+)?",
+                    f"127.0.0.1:{port}" if ":" in value or " " in value else "127.0.0.1",
+                    value,
+                )
+            env[name] = value
+        env.update(paths)
+        return env
+
+    def build(self, replicas: int, sentinels: int) -> None:
+        redis_dir = self._files(REDIS_SET, "redis-config")
+        sentinel_dir = self._files(SENTINEL_SET, "sentinel-config")
+        redis_env0 = {i["name"]: i.get("value", "") for i in self.container(REDIS_SET)["env"]}
+        sentinel_env0 = {i["name"]: i.get("value", "") for i in self.container(SENTINEL_SET)["env"]}
+        suffix = redis_env0["ANNOUNCE_HOST"].split(".", 1)[1]  # <headless>.<ns>.svc.<domain>
+        sentinel_suffix = sentinel_env0["ANNOUNCE_HOST"].split(".", 1)[1]
+        redis_ports = [free_port() for _ in range(replicas)]
+        sentinel_ports = [free_port() for _ in range(sentinels)]
+        address = {f"{REDIS_SET}-{i}.{suffix}": p for i, p in enumerate(redis_ports)}
+        address |= {
+            f"{SENTINEL_SET}-{i}.{sentinel_suffix}": p for i, p in enumerate(sentinel_ports)
+        }
+        # the Sentinel ClusterIP Service: any ready Sentinel answers; locally the first one
+        address[redis_env0["SENTINEL_HOST"]] = sentinel_ports[0]
+        for i, port in enumerate(redis_ports):
+            data, runtime = self.root / f"redis-{i}" / "data", self.root / f"redis-{i}" / "run"
+            data.mkdir(parents=True)
+            runtime.mkdir(parents=True)
+            env = self._env(
+                REDIS_SET,
+                f"{REDIS_SET}-{i}",
+                address,
+                {
+                    "CONFIG_FILE": str(redis_dir / "redis.conf"),
+                    "RUNTIME_DIR": str(runtime),
+                    "DATA_DIR": str(data),
+                    "REDIS_PORT": str(port),
+                    "SENTINEL_PORT": str(sentinel_ports[0]),
+                    "SEED_PORT": str(redis_ports[0]),
+                },
+            )
+            self.redis.append(
+                Pod(
+                    f"redis-{i}",
+                    port,
+                    env,
+                    ["/bin/sh", str(redis_dir / "start-redis.sh")],
+                    self.root / f"redis-{i}.log",
+                )
+            )
+        for i, port in enumerate(sentinel_ports):
+            runtime = self.root / f"sentinel-{i}" / "run"
+            runtime.mkdir(parents=True)
+            env = self._env(
+                SENTINEL_SET,
+                f"{SENTINEL_SET}-{i}",
+                address,
+                {
+                    "CONFIG_DIR": str(sentinel_dir),
+                    "RUNTIME_DIR": str(runtime),
+                    "SENTINEL_PORT": str(port),
+                },
+            )
+            self.sentinels.append(
+                Pod(
+                    f"sentinel-{i}",
+                    port,
+                    env,
+                    ["/bin/sh", str(sentinel_dir / "start-sentinel.sh")],
+                    self.root / f"sentinel-{i}.log",
+                )
+            )
+
+    def probe(self, statefulset: str, pod: Pod, kind: str) -> bool:
+        """Run the container's exec probe, as the kubelet would, against the local process."""
+        command = list(self.container(statefulset)[kind]["exec"]["command"])
+        command = [c.replace("/scripts/", str(Path(pod.command[1]).parent) + "/") for c in command]
+        result = subprocess.run(command, env=pod.env, capture_output=True, timeout=10, check=False)
+        return result.returncode == 0
+
+    def start_redis(self, index: int) -> None:
+        pod = self.redis[index]
+        pod.start(["--bind", "127.0.0.1"])
+        wait_for(lambda: self.probe(REDIS_SET, pod, "readinessProbe"), f"{pod.name} ready")
+
+    def start_sentinel(self, index: int) -> None:
+        pod = self.sentinels[index]
+        pod.start(["--bind", "127.0.0.1"])
+        wait_for(lambda: self.probe(SENTINEL_SET, pod, "readinessProbe"), f"{pod.name} ready")
+
+    def start_all(self) -> None:
+        """Like OrderedReady StatefulSets: one pod at a time, each ready before the next."""
+        for index in range(len(self.redis)):
+            self.start_redis(index)
+        for index in range(len(self.sentinels)):
+            self.start_sentinel(index)
+
+    def stop(self) -> None:
+        for pod in [*self.sentinels, *self.redis]:
+            pod.kill()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.log.read_text() if p.log.exists() else ''}"
+            for p in [*self.redis, *self.sentinels]
+        )
+
+    def master_by_sentinel(self, pod: Pod) -> str:
+        return ":".join(
+            cli(pod.port, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"]).splitlines()
+        )
+
+
+def require_binaries() -> None:
+    missing = [
+        b
+        for b in ("redis-server", "redis-sentinel", "redis-cli", "timeout")
+        if shutil.which(b) is None
+    ]
+    assert not missing, f"install {missing} (see .ci/run): the live tests need the real servers"

@@ -1,0 +1,122 @@
+"""The rendered HA topology, booted with real redis-server and redis-sentinel on 127.0.0.1:
+replication works, every Sentinel agrees on the master, a failover is agreed, and a restarted
+former master rejoins as a replica of the new one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chartgen import helm
+from tests.conftest import CHART
+from tests.live.topology import REDIS_SET, LocalTopology, cli, info, require_binaries, wait_for
+
+pytestmark = pytest.mark.live
+
+FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 3000}}
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[LocalTopology]:
+    require_binaries()
+    objects = helm.render(CHART, "production", extra=FAST_FAILOVER)
+    local = LocalTopology(tmp_path, objects)
+    local.build(replicas=3, sentinels=3)
+    try:
+        local.start_all()
+        yield local
+    except AssertionError:
+        print(local.logs())
+        raise
+    finally:
+        local.stop()
+
+
+def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
+    objects = helm.render(CHART, "production")
+    local = LocalTopology(tmp_path, objects)
+    for statefulset, configmap, script in (
+        (REDIS_SET, REDIS_SET, "start-redis.sh"),
+        (
+            "sessions-session-database-sentinel",
+            "sessions-session-database-sentinel",
+            "start-sentinel.sh",
+        ),
+    ):
+        text = local._object("ConfigMap", configmap)["data"][script]
+        used = set(re.findall(r"\$\{?([A-Z_]+)", text))
+        provided = {item["name"] for item in local.container(statefulset)["env"]}
+        assert used <= provided, f"{script} reads {sorted(used - provided)} that nobody sets"
+
+
+def test_replication_and_sentinels_agree_on_the_master(topology: LocalTopology) -> None:
+    master, *replicas = topology.redis
+    assert info(master.port, "replication")["role"] == "master"
+    wait_for(
+        lambda: info(master.port, "replication").get("connected_slaves") == "2",
+        "two replicas connected",
+    )
+    for replica in replicas:
+        assert info(replica.port, "replication")["master_port"] == str(master.port)
+
+    assert cli(master.port, "-n", "0", "SET", "session:abc", "user-1", "EX", "3600") == "OK"
+    assert cli(master.port, "-n", "1", "SET", "cache:svc:k", "v", "EX", "86400") == "OK"
+    assert cli(master.port, "WAIT", "2", "5000") == "2"
+    for replica in replicas:
+        assert cli(replica.port, "-n", "0", "GET", "session:abc") == "user-1"
+        assert cli(replica.port, "-n", "1", "GET", "cache:svc:k") == "v"
+        assert cli(replica.port, "-n", "0", "SET", "x", "1").startswith("READONLY")
+
+    for sentinel in topology.sentinels:
+        wait_for(
+            lambda s=sentinel: topology.master_by_sentinel(s) == f"127.0.0.1:{master.port}",
+            f"{sentinel.name} names the master",
+        )
+        wait_for(
+            lambda s=sentinel: (
+                info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
+            ),
+            f"{sentinel.name} sees 2 replicas and 3 Sentinels",
+        )
+        assert cli(sentinel.port, "SENTINEL", "ckquorum", sentinel.env["MASTER_SET"]).startswith(
+            "OK 3 usable Sentinels"
+        )
+
+
+def test_failover_is_agreed_and_the_old_master_rejoins_as_replica(topology: LocalTopology) -> None:
+    old_master = topology.redis[0]
+    cli(old_master.port, "SET", "session:before", "kept")
+    assert cli(old_master.port, "WAIT", "2", "5000") == "2"
+    old_master.kill()
+
+    def agreed_new_master() -> bool:
+        views = {topology.master_by_sentinel(s) for s in topology.sentinels}
+        return len(views) == 1 and views != {f"127.0.0.1:{old_master.port}"}
+
+    wait_for(agreed_new_master, "all Sentinels agree on a new master", timeout=45)
+    new_port = int(topology.master_by_sentinel(topology.sentinels[0]).split(":")[1])
+    wait_for(lambda: info(new_port, "replication").get("role") == "master", "promotion")
+    assert cli(new_port, "GET", "session:before") == "kept"
+
+    # The restarted pod asks the Sentinels and must not come back as a second master.
+    topology.start_redis(0)
+    replication = info(old_master.port, "replication")
+    assert replication["role"] == "slave"
+    assert replication["master_port"] == str(new_port)
+    assert "starting as replica of 127.0.0.1:" in old_master.log.read_text()
+    wait_for(
+        lambda: info(new_port, "replication").get("connected_slaves") == "2",
+        "the old master rejoined",
+    )
+
+
+def test_restarted_sentinel_learns_the_master_from_its_peers(topology: LocalTopology) -> None:
+    sentinel = topology.sentinels[1]
+    sentinel.kill()
+    topology.start_sentinel(1)
+    master = topology.redis[0]
+    assert topology.master_by_sentinel(sentinel) == f"127.0.0.1:{master.port}"
+    assert "from Sentinel 127.0.0.1:" in sentinel.log.read_text()
