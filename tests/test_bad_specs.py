@@ -291,6 +291,17 @@ def test_all_problems_are_reported_at_once(workspace: Path) -> None:
     assert "3 error(s)" in result.stderr
 
 
+def test_rule_errors_in_every_file_are_reported_at_once(workspace: Path) -> None:
+    by_id = {c.id: c for c in CASES}
+    too_few = _apply(workspace, by_id["too-few-sentinels"])
+    above = _apply(workspace, by_id["maxmemory-above-limit"])
+    result = run("build", "--out", "out", cwd=workspace)
+    assert result.returncode == 1
+    assert f"{TOPOLOGY}:{too_few[0]}:{too_few[1]}: sentinel.replicas: " in result.stderr
+    assert f"{PROD}:{above[0]}:{above[1]}: redis.config.maxmemory: " in result.stderr
+    assert "2 error(s), 1 warning(s)" in result.stderr
+
+
 def test_unknown_environment_overlay(workspace: Path) -> None:
     (workspace / "values/environments/qa.yaml").write_text("redis:\n  replicas: 2\n")
     result = run("build", "--out", "out", cwd=workspace)

@@ -121,8 +121,9 @@ def validate(
         merged = merge(base, overlays[name])
         # an overlay can break what the base alone satisfies; report it at the overlay's key
         env_schema = SourceDoc(overlays[name].path, merged.data, dict(merged.origins))
-        problems += schema_problems(env_schema, overlay=False)
-        if not any(p.severity == "error" for p in problems):
+        shape_problems = schema_problems(env_schema, overlay=False)
+        problems += shape_problems
+        if not shape_problems:  # rules rely on the schema's shapes
             problems += _rule_problems(merged, fallback)
         resolved[name] = merged.data
 
