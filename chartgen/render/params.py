@@ -45,11 +45,11 @@ def scalar(value: Any) -> str:
         if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
             return value
         return json.dumps(value)
-    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+    if isinstance(value, list):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
-    if isinstance(value, dict) and not value:
-        return "{}"
-    raise TypeError(f"no inline YAML form for {value!r}")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no YAML form for {value!r}")
 
 
 def _emit_plain(value: Any, indent: int) -> Iterator[str]:

@@ -216,6 +216,18 @@ def values_tree(model: Topology) -> dict[str, Node]:
                 "annotations": Param({}, "Annotations, e.g. for workload identity.", FREE_OBJECT),
             },
         ),
+        "networkPolicy": Group(
+            "NetworkPolicies: default deny plus one policy per traffic flow.",
+            {
+                "enabled": Param(True, "Create the NetworkPolicies.", {"type": "boolean"}),
+                "clients": Param(
+                    [{"podSelector": {"matchLabels": {f"{model.chart.name}-client": "true"}}}],
+                    "Peers (NetworkPolicy `from` entries) allowed to reach Redis and Sentinel; "
+                    "label client pods to match, or add namespaceSelectors.",
+                    {"type": "array", "items": {"type": "object"}},
+                ),
+            },
+        ),
         "redis": Group(
             "Redis data pods.",
             {
