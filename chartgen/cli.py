@@ -32,6 +32,7 @@ def main() -> None:
     Example:
       chartgen build                 # values/topology.yaml -> generated/helm/session-database/
       chartgen build --check         # exit 1 if the committed chart is stale
+      chartgen validate              # every check over the spec and the chart
 
     Exit codes: 0 ok, 1 invalid spec or drift, 2 usage or internal error,
     3 template render error, 4 cannot read or write the chart.
@@ -83,3 +84,126 @@ def build(spec: Path, out: Path, check: bool) -> None:
         click.echo(warning.format(), err=True)
     verb = "is up to date" if check else "written"
     click.echo(f"{result.chart_dir}: {len(result.files)} files {verb}")
+
+
+FORMAT_NAMES = ("text", "json", "junit", "github", "sarif")
+
+
+@main.command()
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("values/topology.yaml"),
+    show_default=True,
+    help="Topology spec.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("generated/helm"),
+    show_default=True,
+    help="Directory holding the chart directory <chart name>/.",
+)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    metavar="NAME",
+    help="Validate only these environments (repeatable; 'defaults' is values.yaml). Default: all.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_NAMES),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option(
+    "--kube-version",
+    "kube_versions",
+    multiple=True,
+    metavar="X.Y[.Z]|latest",
+    help="Kubernetes versions to validate against (repeatable). "
+    "Default: 1.25.0 and the newest shipped.",
+)
+@click.option(
+    "--helm",
+    "helm_cli",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Render with this Helm v3 CLI instead of the embedded Helm v4 engine.",
+)
+@click.option(
+    "--kubeconform",
+    "kubeconform",
+    type=click.Path(exists=True, dir_okay=False),
+    help="kubeconform binary (default: the one on PATH, if any).",
+)
+@click.option(
+    "--embedded-schemas",
+    is_flag=True,
+    help="Use the embedded validator even when kubeconform is on PATH.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check settings file (default: .chartgen.yaml if present).",
+)
+@click.option("--no-cache", is_flag=True, help="Ignore and do not write .chartgen-cache/.")
+@click.option("--list-checks", is_flag=True, help="List the checks with their docs and exit.")
+def validate(
+    spec: Path,
+    out: Path,
+    envs: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    kube_versions: tuple[str, ...],
+    helm_cli: str | None,
+    kubeconform: str | None,
+    embedded_schemas: bool,
+    config: Path | None,
+    no_cache: bool,
+    list_checks: bool,
+) -> None:
+    """Check the spec and the committed chart with real validators; report every problem.
+
+    \b
+    Examples:
+      chartgen validate
+      chartgen validate --env production --format github
+      chartgen validate --format sarif > chartgen.sarif
+      chartgen validate --kube-version 1.29 --kube-version latest --strict
+      chartgen validate --list-checks
+
+    Exit codes: 0 clean, 1 problems (warnings too with --strict), 2 usage or internal error.
+    """
+    if list_checks:
+        from chartgen.checks import CHECKS
+
+        for check in CHECKS:
+            click.echo(f"{check.id:<18} {check.severity:<8} {check.doc}")
+        return
+    from chartgen.reporters import FORMATS
+    from chartgen.validation import ValidateOptions, detect_tools, validate_tree
+
+    options = ValidateOptions(
+        spec=spec,
+        chart_root=out,
+        environments=envs or None,
+        kube_versions=kube_versions or ("1.25.0", "latest"),
+        strict=strict,
+        config=config,
+        tools=detect_tools(helm_cli, kubeconform, embedded_schemas),
+        cache_dir=None if no_cache else Path(".chartgen-cache"),
+    )
+    try:
+        outcome = validate_tree(options)
+    except ChartgenError as error:
+        click.echo(str(error), err=True)
+        sys.exit(int(ExitCode.USAGE))
+    click.echo(FORMATS[fmt](outcome.problems, outcome.checks))
+    sys.exit(int(ExitCode.PROBLEMS if outcome.failed(strict) else ExitCode.OK))

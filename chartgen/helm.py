@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from chartgen.errors import RenderError
 
 RELEASE = "sessions"
@@ -64,7 +62,9 @@ def render(
         raise RenderError(
             f"helm render of {chart_dir} ({environment or 'defaults'}): {exc}"
         ) from None
-    yaml = YAML(typ="safe", pure=True)
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
     objects = []
     for template, text in sorted(manifests.items()):
         if not template.endswith((".yaml", ".yml")):
@@ -93,3 +93,39 @@ def _deep_merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def render_cli(
+    helm_binary: str,
+    chart_dir: Path,
+    environment: str | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> list[RenderedObject]:
+    """Render with a Helm v3 CLI (`helm template`), as ArgoCD does."""
+    import subprocess
+
+    command = [helm_binary, "template", release, str(chart_dir), "--namespace", namespace]
+    if environment is not None:
+        command += ["--values", str(chart_dir / f"values-{environment}.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RenderError(f"helm template ({environment or 'defaults'}): {result.stderr.strip()}")
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    objects = []
+    for chunk in result.stdout.split("\n---\n"):
+        source = next(
+            (
+                line.split(": ", 1)[1]
+                for line in chunk.splitlines()
+                if line.startswith("# Source: ")
+            ),
+            "",
+        )
+        body = yaml.load(chunk)
+        if body:
+            objects.append(RenderedObject(source.split("/", 1)[1] if source else "", body))
+    return sorted(objects, key=lambda o: o.template)

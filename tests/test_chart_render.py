@@ -9,10 +9,15 @@ import pytest
 
 from chartgen import helm
 from chartgen.errors import RenderError
-from chartgen.kube import DEFAULT_VERSIONS, validate_objects
+from chartgen.kube import DEFAULT_VERSIONS, KubeValidator, SchemaFinding, resolve_version
 from tests.conftest import CHART, ENVIRONMENTS
 
 ALL = (None, *ENVIRONMENTS)
+
+
+def validate_objects(objects: list[helm.RenderedObject], version: str) -> list[SchemaFinding]:
+    validator = KubeValidator(resolve_version(version))
+    return [finding for obj in objects for finding in validator.validate(obj.body)]
 
 
 def by_kind(objects: list[helm.RenderedObject], kind: str) -> dict[str, dict[str, Any]]:
@@ -47,7 +52,7 @@ def test_the_validator_rejects_what_kubernetes_rejects() -> None:
     ]
     findings = validate_objects(broken, "1.25.0")
     assert {f.kind for f in findings} == {"StatefulSet"}
-    assert all("replica" in f.message for f in findings)
+    assert all("replica" in f.message and f.path == "spec" for f in findings)
 
 
 def test_ha_topology_objects() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from chartgen.errors import Location, Problem
 
@@ -41,51 +41,72 @@ class SourceDoc:
         return Location(self.path, 1, 1)
 
 
-def _plain(node: Any, path: KeyPath, file: str, out: dict[KeyPath, Location]) -> Any:
-    if isinstance(node, CommentedMap):
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, column: int) -> None:
+        self.key, self.line, self.column = key, line, column
+
+
+def _plain(
+    node: Node, path: KeyPath, file: str, out: dict[KeyPath, Location], construct: Any
+) -> Any:
+    """Plain data from a composed node, recording where each key and list item stands."""
+    if isinstance(node, MappingNode):
         result: dict[str, Any] = {}
-        for key, value in node.items():
-            line, col = node.lc.key(key)
-            child = (*path, str(key))
-            out[child] = Location(file, line + 1, col + 1)
-            result[str(key)] = _plain(value, child, file, out)
+        for key_node, value_node in node.value:
+            key = str(construct(key_node))
+            if key in result:
+                mark = key_node.start_mark
+                raise _DuplicateKey(key, mark.line + 1, mark.column + 1)
+            child = (*path, key)
+            out[child] = Location(
+                file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            )
+            result[key] = _plain(value_node, child, file, out, construct)
         return result
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, SequenceNode):
         items = []
-        for index, value in enumerate(node):
-            line, col = node.lc.item(index)
+        for index, item_node in enumerate(node.value):
             item_path = (*path, index)
-            out[item_path] = Location(file, line + 1, col + 1)
-            items.append(_plain(value, item_path, file, out))
+            out[item_path] = Location(
+                file, item_node.start_mark.line + 1, item_node.start_mark.column + 1
+            )
+            items.append(_plain(item_node, item_path, file, out, construct))
         return items
-    if isinstance(node, str):
-        return str(node)  # drop ruamel's scalar-string subclasses
-    return node
+    return construct(node)
 
 
 def load_yaml(path: Path, display: str) -> SourceDoc | Problem:
-    """Parse one file; a syntax error comes back as a Problem at its position."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    """Parse one file; a syntax error comes back as a Problem at its position.
+
+    Composes nodes with the C parser (fast) and builds the data from them, so every key keeps
+    its line and column without ruamel's slower round-trip loader.
+    """
+    yaml = YAML(typ="safe")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return Problem(Location(display, 1, 1), "", f"cannot read file: {exc.strerror}", "yaml")
     except UnicodeDecodeError:
         return Problem(Location(display, 1, 1), "", "file is not UTF-8 text", "yaml")
+    locations: dict[KeyPath, Location] = {}
     try:
-        node = yaml.load(text)
+        node = yaml.compose(text)
+        if node is None:
+            return SourceDoc(display, {}, {})
+        if not isinstance(node, MappingNode):
+            return Problem(Location(display, 1, 1), "", "the document must be a mapping", "yaml")
+        data = _plain(node, (), display, locations, yaml.constructor.construct_object)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         return Problem(Location(display, line, col), "", f"invalid YAML: {reason}", "yaml")
-    if node is None:
-        node = CommentedMap()
-    if not isinstance(node, CommentedMap):
-        return Problem(Location(display, 1, 1), "", "the document must be a mapping", "yaml")
-    locations: dict[KeyPath, Location] = {}
-    data = _plain(node, (), display, locations)
+    except _DuplicateKey as dup:
+        return Problem(
+            Location(display, dup.line, dup.column), dup.key, "invalid YAML: duplicate key", "yaml"
+        )
+    except (ValueError, TypeError) as exc:  # a scalar its tag cannot construct, e.g. bad !!binary
+        return Problem(Location(display, 1, 1), "", f"invalid YAML: {exc}", "yaml")
     return SourceDoc(display, data, locations)
 
 

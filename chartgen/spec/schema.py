@@ -22,6 +22,7 @@ STRUCTURAL_KEYS: tuple[KeyPath, ...] = (
     ("chart",),
     ("environments",),
     ("roles",),
+    ("checks",),
     ("databases", "sessions", "index"),
     ("databases", "cache", "index"),
 )

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from chartgen.checks.base import ValidateContext
+from chartgen.errors import Problem
+from chartgen.helm import RenderedObject
+from chartgen.kube import KubeValidator, resolve_version
+
+# Kinds served by CRDs are the crd-schema check's.
+CRD_GROUPS = ("monitoring.coreos.com", "cert-manager.io", "external-secrets.io", "argoproj.io")
+
+
+def is_crd_kind(api_version: str) -> bool:
+    return api_version.split("/", maxsplit=1)[0] in CRD_GROUPS
+
+
+def check(ctx: ValidateContext) -> Iterator[Problem]:
+    """Every rendered Kubernetes object is valid under the strict schemas of each requested
+    Kubernetes version (kubeconform when on PATH, else the embedded kubernetes-validate)."""
+    objects = [
+        (env, obj)
+        for env, obj in ctx.objects()
+        if not is_crd_kind(str(obj.body.get("apiVersion", "")))
+    ]
+    versions = [resolve_version(v) for v in ctx.kube_versions]
+    if ctx.tools.kubeconform:
+        yield from _kubeconform(ctx, objects, versions, ctx.tools.kubeconform)
+        return
+    for version in versions:
+        validator = KubeValidator(version)
+        for env, obj in objects:
+            for finding in validator.validate(obj.body):
+                yield ctx.object_problem(
+                    "kube-schema",
+                    env,
+                    obj,
+                    finding.path,
+                    f"Kubernetes {version}: {finding.message}",
+                )
+
+
+def _kubeconform(
+    ctx: ValidateContext,
+    objects: list[tuple[str, RenderedObject]],
+    versions: list[str],
+    binary: str,
+) -> Iterator[Problem]:
+    """kubeconform over the distinct objects, one process per Kubernetes version, in parallel."""
+    from chartgen.kubeconform import validate_with_kubeconform
+
+    distinct: dict[str, RenderedObject] = {}
+    for _, obj in objects:
+        distinct.setdefault(json.dumps(obj.body, sort_keys=True, default=str), obj)
+    keys = list(distinct)
+    with ThreadPoolExecutor(max_workers=len(versions)) as pool:
+        runs = pool.map(
+            lambda v: validate_with_kubeconform(binary, list(distinct.values()), v), versions
+        )
+        verdicts = dict(zip(versions, runs, strict=True))
+    for version in versions:
+        by_key = dict(zip(keys, verdicts[version], strict=True))
+        for env, obj in objects:
+            for path, message in by_key[json.dumps(obj.body, sort_keys=True, default=str)]:
+                yield ctx.object_problem(
+                    "kube-schema", env, obj, path, f"Kubernetes {version}: {message}"
+                )

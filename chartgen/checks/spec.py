@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chartgen.checks.base import ValidateContext
+from chartgen.errors import Problem, SpecError
+
+
+def check(ctx: ValidateContext) -> Iterator[Problem]:
+    """The topology spec and its overlays pass the JSON schema and every semantic rule
+    (quorum, ports, DB indexes, maxmemory, eviction policy, environments...)."""
+    result = ctx.validated
+    yield from result.problems if isinstance(result, SpecError) else result.warnings
