@@ -69,10 +69,23 @@ def render(
     for template, text in sorted(manifests.items()):
         if not template.endswith((".yaml", ".yml")):
             continue
-        for body in yaml.load_all(text):
-            if body:
-                objects.append(RenderedObject(template.split("/", 1)[1], body))
+        objects += _parse(yaml, template.split("/", 1)[1], text, environment)
     return objects
+
+
+def _parse(yaml: Any, template: str, text: str, environment: str | None) -> list[RenderedObject]:
+    """The objects of one rendered template; output that is not YAML is a render error."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return [RenderedObject(template, body) for body in yaml.load_all(text) if body]
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise RenderError(
+            f"{template}{where} ({environment or 'defaults'}) renders invalid YAML: {problem}"
+        ) from None
 
 
 def lint(chart_dir: Path, environment: str | None = None, *, strict: bool = True) -> dict[str, Any]:
@@ -104,9 +117,21 @@ def render_cli(
     namespace: str = NAMESPACE,
 ) -> list[RenderedObject]:
     """Render with a Helm v3 CLI (`helm template`), as ArgoCD does."""
+    import re
     import subprocess
 
-    command = [helm_binary, "template", release, str(chart_dir), "--namespace", namespace]
+    # ArgoCD passes the cluster's version; a go-installed helm defaults to v1.20, below the
+    # chart's kubeVersion. The templates do not read Capabilities, so the value is neutral.
+    command = [
+        helm_binary,
+        "template",
+        release,
+        str(chart_dir),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        "1.25.0",
+    ]
     if environment is not None:
         command += ["--values", str(chart_dir / f"values-{environment}.yaml")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -116,7 +141,8 @@ def render_cli(
 
     yaml = YAML(typ="safe")
     objects = []
-    for chunk in result.stdout.split("\n---\n"):
+    # split on document markers without eating the newline that ends a block scalar
+    for chunk in re.split(r"^---[ \t]*$\n?", result.stdout, flags=re.MULTILINE):
         source = next(
             (
                 line.split(": ", 1)[1]
@@ -125,7 +151,5 @@ def render_cli(
             ),
             "",
         )
-        body = yaml.load(chunk)
-        if body:
-            objects.append(RenderedObject(source.split("/", 1)[1] if source else "", body))
+        objects += _parse(yaml, source.split("/", 1)[1] if source else "", chunk, environment)
     return sorted(objects, key=lambda o: o.template)

@@ -155,10 +155,11 @@ class ValidateContext:
         path: str,
         message: str,
         severity: str = "error",
+        needle: str | None = None,
     ) -> Problem:
-        """A problem about a rendered object, at the template line of the offending field
-        and, where a Helm value set it, naming the spec key behind that value."""
-        line, column, value = self._template_position(obj.template, path)
+        """A problem about a rendered object, at the template line of the offending field (or of
+        `needle` below it) and, where a Helm value sets that field, naming the spec key."""
+        line, column, value = self._template_position(obj.template, path, needle, obj.kind)
         hint = self._spec_hint(value)
         where = f"[{env}] {obj.kind}/{obj.name}"
         key = f"{where}.{path}" if path else where
@@ -170,30 +171,40 @@ class ValidateContext:
             severity,
         )
 
-    def _template_position(self, template: str, path: str) -> tuple[int, int, str | None]:
+    def _template_position(
+        self, template: str, path: str, needle: str | None, kind: str
+    ) -> tuple[int, int, str | None]:
+        """(line, column, Helm value on that line) of the deepest key of `path` written in the
+        template, following the path's keys in order from the object's `kind:` line; keys may
+        contain dots (redis.conf)."""
         lines = self.template_texts.get(template, [])
-        keys = [p for p in path.split(".") if p and not p.isdigit()]
-        start = 0
-        # walk the path's keys in order through the template, as far as they are written there
-        found: tuple[int, int] | None = None
-        for key in keys:
-            pattern = re.compile(rf"^(\s*)(- )?{re.escape(key)}:")
-            for index in range(start, len(lines)):
-                match = pattern.match(lines[index])
-                if match:
-                    found = (index, len(match.group(1)) + len(match.group(2) or ""))
-                    start = index + 1
+        parts = [p for p in path.split(".") if p and not p.isdigit()]
+        kind_line = re.compile(rf"^kind:\s*{re.escape(kind)}\s*$")
+        start = next((i for i, text in enumerate(lines) if kind_line.match(text)), 0)
+        index, found = 0, None
+        while index < len(parts):
+            for width in (3, 2, 1):  # the longest dotted key that the template writes
+                key = ".".join(parts[index : index + width])
+                pattern = re.compile(rf"^(\s*)(- )?{re.escape(key)}:")
+                hit = next((i for i in range(start, len(lines)) if pattern.match(lines[i])), None)
+                if hit is not None and len(parts[index : index + width]) == width:
+                    match = pattern.match(lines[hit])
+                    assert match is not None
+                    found = (hit, len(match.group(1)) + len(match.group(2) or ""))
+                    start, index = hit + 1, index + width
                     break
+            else:
+                index += 1
         if found is None:
             return 1, 1, None
-        index, column = found
-        value = None
-        for candidate in lines[index : index + 4]:
-            match = re.search(r"\.Values\.([A-Za-z0-9_.]+)", candidate)
-            if match:
-                value = match.group(1)
-                break
-        return index + 1, column + 1, value
+        row, column = found
+        if needle is not None:
+            below = next((i for i in range(row, len(lines)) if needle in lines[i]), None)
+            if below is not None:
+                text = lines[below]
+                return below + 1, len(text) - len(text.lstrip()) + 1, None
+        match = re.search(r"\.Values\.([A-Za-z0-9_.]+)", lines[row])
+        return row + 1, column + 1, match.group(1) if match else None
 
     def _spec_hint(self, value: str | None) -> str:
         if value is None or self.base_doc is None:

@@ -28,13 +28,16 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
             )
         if obj.kind == "ConfigMap":
             for key, text in (body.get("data") or {}).items():
-                if CONFIG_SECRET.search(str(text)):
+                match = CONFIG_SECRET.search(str(text))
+                if match:
+                    directive = match.group(0).split()[0]
                     yield ctx.object_problem(
                         "secret-material",
                         env,
                         obj,
                         f"data.{key}",
-                        "a password in clear text in a ConfigMap",
+                        f"a password in clear text in a ConfigMap ({directive})",
+                        needle=directive,
                     )
         found = pod_spec(body)
         if found is None:

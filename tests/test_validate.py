@@ -1,0 +1,229 @@
+"""`chartgen validate` on the committed chart (green) and on seeded breakages (red, located)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from chartgen.checks import CHECK_IDS
+from tests.conftest import CHART, REPO
+
+TEMPLATES = "generated/helm/session-database/templates"
+
+
+def validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chartgen", "validate", "--no-cache", "--embedded-schemas", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(workspace: Path) -> Path:
+    """values/ and the committed chart, copied: a tree a test may break."""
+    shutil.copytree(CHART, workspace / "generated/helm/session-database")
+    return workspace
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace `old` once; return the 1-based line where the new text starts."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1))
+    return line
+
+
+def test_committed_chart_is_green() -> None:
+    result = validate(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s)" in result.stdout
+    assert f"from {len(CHECK_IDS)} checks" in result.stdout
+
+
+def test_strict_fails_on_the_eviction_warning() -> None:
+    result = validate(REPO, "--strict")
+    assert result.returncode == 1
+    assert (
+        "values/environments/production.yaml:6:5: redis.config.maxmemoryPolicy: warning:"
+        in result.stdout
+    )
+
+
+def test_list_checks_documents_every_check() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chartgen", "validate", "--list-checks"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for check_id in CHECK_IDS:
+        line = next(ln for ln in result.stdout.splitlines() if ln.startswith(check_id + " "))
+        assert len(line.split(None, 2)[2]) > 30, line
+
+
+def test_seeded_breakages_are_reported_at_their_source(project: Path) -> None:
+    templates = project / TEMPLATES
+    statefulset = templates / "redis/statefulset.yaml"
+    escalation = (
+        edit(
+            statefulset,
+            "          securityContext:\n",
+            "          securityContext:\n            privileged: true\n",
+        )
+        + 1
+    )
+    replicas = edit(
+        statefulset,
+        "replicas: {{ int .Values.redis.replicas }}",
+        'replicas: "{{ .Values.redis.replicas }}"',
+    )
+    edit(statefulset, "          readinessProbe:", "          readinessCheck:")
+    containers = edit(statefulset, "      containers:\n", "      containers:\n")
+    image = edit(
+        templates / "sentinel/statefulset.yaml",
+        'image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+        'image: "{{ .Values.image.repository }}"',
+    )
+    secret = (
+        edit(
+            templates / "redis/configmap.yaml",
+            "    protected-mode no\n",
+            "    protected-mode no\n    requirepass s3cr3t-in-a-configmap\n",
+        )
+        + 1
+    )
+    (templates / "networkpolicy.yaml").unlink()
+    spec_text = (project / "values/topology.yaml").read_text()
+    spec_line = spec_text[: spec_text.index("redis:\n  replicas")].count("\n") + 2
+    values_line = edit(
+        project / "generated/helm/session-database/values-staging.yaml",
+        'size: "4Gi"',
+        'size: "4Gi"\n    bogus: 1',
+    )
+
+    result = validate(project, "--format", "text")
+
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    chart = "generated/helm/session-database"
+    expected = [
+        f"{TEMPLATES}/redis/statefulset.yaml:{escalation}:13: [production] StatefulSet/"
+        "sessions-session-database-redis.spec.template.spec.containers.0.securityContext."
+        "privileged: privileged containers are not allowed [pod-security]",
+        f"{TEMPLATES}/redis/statefulset.yaml:{replicas}:3: [production] StatefulSet/"
+        "sessions-session-database-redis.spec.replicas: Kubernetes 1.25.0: '3' is not of type "
+        f"'integer', 'null' (set by values/topology.yaml:{spec_line}:3 redis.replicas) "
+        "[kube-schema]",
+        f"{TEMPLATES}/redis/statefulset.yaml:{containers}:7: [production] StatefulSet/"
+        "sessions-session-database-redis.spec.template.spec.containers.0: container redis has "
+        "no readinessProbe [resources-probes]",
+        f"{TEMPLATES}/sentinel/statefulset.yaml:{image}:11: [production] StatefulSet/"
+        "sessions-session-database-sentinel.spec.template.spec.containers.0.image: image "
+        "'redis' is not pinned to a version",
+        f"{TEMPLATES}/redis/configmap.yaml:{secret}:5: [production] ConfigMap/"
+        "sessions-session-database-redis.data.redis.conf: a password in clear text in a "
+        "ConfigMap (requirepass) [secret-material]",
+        "no default-deny NetworkPolicy (Ingress and Egress) selects these pods [network-policy]",
+        f"{chart}/values-staging.yaml:1:1: [staging]: helm render of",
+        f"{chart}/templates/networkpolicy.yaml:1:1: templates/networkpolicy.yaml: missing",
+        f"{chart}/templates/redis/statefulset.yaml:1:1: templates/redis/statefulset.yaml: "
+        "differs from what the spec builds [drift]",
+    ]
+    for line in expected:
+        assert line in out, f"missing:\n{line}\n--- got:\n{out}"
+    assert "additional properties 'bogus' not allowed" in out and values_line > 0
+
+
+def test_spec_problem_and_config(project: Path) -> None:
+    spec = project / "values/topology.yaml"
+    line = edit(spec, "mode: ha", "mode: ha\nchecks:\n  disable: [drift, nope]")
+    result = validate(project)
+    assert result.returncode == 1
+    assert (
+        f"values/topology.yaml:{line + 2}:20: checks.disable[1]: unknown check 'nope' "
+        "[config]" in result.stdout
+    )
+    assert "[drift]" not in result.stdout
+
+    (project / ".chartgen.yaml").write_text("checks:\n  severity:\n    spec: info\n")
+    edit(spec, "  disable: [drift, nope]", "  disable: [drift]")
+    edit(spec, "maxmemory: 768mb", "maxmemory: 9gb")
+    result = validate(project)
+    assert result.returncode == 0, result.stdout
+    assert (
+        "redis.config.maxmemory: info: 9gb is not below the memory limit 2Gi "
+        "[spec/maxmemory-limit]" in result.stdout
+    )
+
+
+def test_unknown_environment_is_a_usage_error() -> None:
+    result = validate(REPO, "--env", "qa")
+    assert result.returncode == 2
+    assert "unknown environment(s): qa" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "github", "sarif"])
+def test_machine_formats(project: Path, fmt: str) -> None:
+    edit(
+        project / TEMPLATES / "redis/statefulset.yaml",
+        "          securityContext:\n",
+        "          securityContext:\n            privileged: true\n",
+    )
+    result = validate(project, "--env", "development", "--format", fmt)
+    assert result.returncode == 1
+    out = result.stdout
+    if fmt == "json":
+        report = json.loads(out)
+        problem = next(p for p in report["problems"] if p["check"] == "pod-security")
+        assert problem["file"] == f"{TEMPLATES}/redis/statefulset.yaml"
+        assert problem["line"] > 1 and problem["severity"] == "error"
+        assert report["summary"]["error"] >= 2  # pod-security and drift
+    elif fmt == "junit":
+        root = ElementTree.fromstring(out.split("\n", 1)[1])
+        suite = root.find("testsuite")
+        assert suite is not None and suite.get("tests") == str(len(CHECK_IDS))
+        failing = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+        assert failing == {"pod-security", "drift"}
+    elif fmt == "github":
+        assert any(
+            line.startswith(f"::error file={TEMPLATES}/redis/statefulset.yaml,line=")
+            and "title=chartgen pod-security::" in line
+            for line in out.splitlines()
+        )
+    else:
+        log = json.loads(out)
+        run = log["runs"][0]
+        assert log["version"] == "2.1.0"
+        assert {r["id"] for r in run["tool"]["driver"]["rules"]} == set(CHECK_IDS)
+        result_ = next(r for r in run["results"] if r["ruleId"] == "pod-security")
+        region = result_["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] > 1 and result_["level"] == "error"
+
+
+def test_unchanged_tree_is_answered_from_the_cache(project: Path) -> None:
+    args = [sys.executable, "-m", "chartgen", "validate", "--embedded-schemas"]
+    first = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
+    cache = list((project / ".chartgen-cache" / "validate").glob("*.json"))
+    assert len(cache) == 1
+    second = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
+    assert (second.returncode, second.stdout) == (first.returncode, first.stdout)
+    edit(
+        project / TEMPLATES / "redis/statefulset.yaml",
+        "          securityContext:\n",
+        "          securityContext:\n            privileged: true\n",
+    )
+    third = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
+    assert third.returncode == 1 and "privileged" in third.stdout
+    assert "privileged" not in first.stdout
+    assert len(list((project / ".chartgen-cache" / "validate").glob("*.json"))) == 2
