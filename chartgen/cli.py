@@ -6,8 +6,9 @@ Imports of the pipeline are deferred into the commands so `chartgen --help` stay
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -21,6 +22,29 @@ def _fail(error: ChartgenError) -> NoReturn:
         errors = sum(p.severity == "error" for p in error.problems)
         click.echo(f"{errors} error(s), {len(error.problems) - errors} warning(s)", err=True)
     sys.exit(int(error.exit_code))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def spec_and_out_options(command: F) -> F:
+    """--spec and --out, shared by every command that reads the spec and the chart."""
+    command = click.option(
+        "--out",
+        "out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("generated/helm"),
+        show_default=True,
+        help="Directory holding the chart directory <chart name>/.",
+    )(command)
+    return click.option(
+        "--spec",
+        "spec",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("values/topology.yaml"),
+        show_default=True,
+        help="Topology spec; overlays are read from environments/ beside it.",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,22 +64,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--spec",
-    "spec",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("values/topology.yaml"),
-    show_default=True,
-    help="Topology spec; overlays are read from environments/ beside it.",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("generated/helm"),
-    show_default=True,
-    help="Directory that receives the chart directory <chart name>/.",
-)
+@spec_and_out_options
 @click.option(
     "--check",
     is_flag=True,
@@ -90,22 +99,7 @@ FORMAT_NAMES = ("text", "json", "junit", "github", "sarif")
 
 
 @main.command()
-@click.option(
-    "--spec",
-    "spec",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("values/topology.yaml"),
-    show_default=True,
-    help="Topology spec.",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("generated/helm"),
-    show_default=True,
-    help="Directory holding the chart directory <chart name>/.",
-)
+@spec_and_out_options
 @click.option(
     "--env",
     "envs",

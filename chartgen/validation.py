@@ -223,8 +223,16 @@ def _store(path: Path, outcome: Outcome) -> None:
 def run_checks(options: ValidateOptions) -> Outcome:
     """Every enabled check over the spec and chart; all problems, in check order."""
     from chartgen.checks import CHECK_IDS, CHECKS
+    from chartgen.kube import resolve_version, shipped_versions
 
     config = load_check_config(options, CHECK_IDS)
+    shipped = shipped_versions()
+    unsupported = [v for v in options.kube_versions if resolve_version(v) not in shipped]
+    if unsupported:
+        raise ChartgenError(
+            f"no Kubernetes schemas for {', '.join(unsupported)} "
+            f"(shipped: {shipped[0]} to {shipped[-1]}, or 'latest')"
+        )
     ctx = ValidateContext(
         spec=options.spec,
         chart_root=options.chart_root,

@@ -167,6 +167,15 @@ def test_spec_problem_and_config(project: Path) -> None:
     )
 
 
+def test_kubernetes_versions_are_chosen_and_checked() -> None:
+    chosen = validate(REPO, "--env", "production", "--kube-version", "1.30", "--format", "json")
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    unknown = validate(REPO, "--kube-version", "1.99")
+    assert unknown.returncode == 2
+    assert "no Kubernetes schemas for 1.99 (shipped: 1.25.0 to " in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
 def test_unknown_environment_is_a_usage_error() -> None:
     result = validate(REPO, "--env", "qa")
     assert result.returncode == 2
