@@ -106,6 +106,8 @@ def validate_with_kubeconform(
     binary: str, objects: list[RenderedObject], version: str
 ) -> list[list[tuple[str, str]]]:
     """(dotted path, message) findings per object, in the order of `objects`."""
+    if not objects:
+        return []  # kubeconform with no files reads stdin
     with tempfile.TemporaryDirectory(prefix="chartgen-kubeconform-") as folder:
         files = []
         for index, obj in enumerate(objects):
