@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from chartgen import __version__
-from chartgen.checks.base import Tools, ValidateContext
 from chartgen.errors import ChartgenError, Location, Problem
 from chartgen.reporters import CheckSummary
+from chartgen.tools import Tools
 
 LEVELS = ("error", "warning", "info")
 CONFIG_FILE = Path(".chartgen.yaml")
@@ -223,6 +223,7 @@ def _store(path: Path, outcome: Outcome) -> None:
 def run_checks(options: ValidateOptions) -> Outcome:
     """Every enabled check over the spec and chart; all problems, in check order."""
     from chartgen.checks import CHECK_IDS, CHECKS
+    from chartgen.checks.base import ValidateContext
     from chartgen.kube import resolve_version, shipped_versions
 
     config = load_check_config(options, CHECK_IDS)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.checks.base import Tools, ValidateContext
+from chartgen.checks.base import ValidateContext
 from chartgen.checks.crd_schema import check as crd_check
 from chartgen.checks.promtool import check as promtool_check
+from chartgen.tools import Tools
 from tests.test_validate import TEMPLATES, validate
 
 GOOD = """\

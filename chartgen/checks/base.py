@@ -13,6 +13,7 @@ from typing import Any
 
 from chartgen.errors import Location, Problem, SpecError
 from chartgen.helm import RenderedObject
+from chartgen.tools import Tools
 
 DEFAULTS = "defaults"  # the environment name of plain values.yaml
 
@@ -28,16 +29,6 @@ class Check:
     @property
     def doc(self) -> str:
         return " ".join((self.run.__doc__ or "").split())
-
-
-@dataclass
-class Tools:
-    """External programs the checks may call; None where absent."""
-
-    helm: str | None = None  # a Helm v3 CLI chosen as renderer; None: the embedded engine
-    kubeconform: str | None = None
-    promtool: str | None = None
-    amtool: str | None = None
 
 
 @dataclass
