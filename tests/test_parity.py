@@ -115,3 +115,33 @@ def test_kubeconform_and_embedded_validator_agree(version: str) -> None:
         assert (not ours) == expected_valid, f"{name}: expected valid={expected_valid}: {ours}"
         if ours and kc_findings and ours[0].path and "no schema" not in ours[0].message:
             assert {f.path for f in ours} == {p for p, _ in kc_findings}, name
+
+
+def test_validate_can_render_with_the_helm_v3_cli() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chartgen",
+            "validate",
+            "--no-cache",
+            "--helm",
+            go_tool("helm"),
+            "--env",
+            "production",
+            "--kubeconform",
+            go_tool("kubeconform"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s)" in result.stdout
