@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,13 @@ from typing import Any
 DEFAULT_VERSIONS = ("1.25.0", "latest")
 
 
+@cache
 def schema_root() -> Path:
     """The folder of per-version strict schemas inside the kubernetes-validate package."""
     return Path(str(resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")))
 
 
+@cache
 def shipped_versions() -> list[str]:
     found = [
         p.name[1:].removesuffix("-local-strict")

@@ -6,13 +6,29 @@ untouched and a generated template reads like a hand-written Helm template.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import jinja2
 
+from chartgen import __version__
 from chartgen.render.params import scalar
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by each template's source checksum)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "chartgen" / "jinja" / __version__
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: compile every time
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.PackageLoader("chartgen", "templates"),
         variable_start_string="[[",
         variable_end_string="]]",
