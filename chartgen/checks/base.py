@@ -13,6 +13,7 @@ from typing import Any
 
 from chartgen.errors import Location, Problem, SpecError
 from chartgen.helm import RenderedObject
+from chartgen.spec.loader import display_path
 from chartgen.tools import Tools
 
 DEFAULTS = "defaults"  # the environment name of plain values.yaml
@@ -58,7 +59,7 @@ class ValidateContext:
         """The spec as located YAML (for pointing findings at spec keys); None if unreadable."""
         from chartgen.spec.loader import load_yaml
 
-        doc = load_yaml(self.spec, _display(self.spec, self.root))
+        doc = load_yaml(self.spec, display_path(self.spec, self.root))
         return None if isinstance(doc, Problem) else doc
 
     @cached_property
@@ -136,7 +137,7 @@ class ValidateContext:
         return texts
 
     def chart_location(self, relative: str, line: int = 1, column: int = 1) -> Location:
-        return Location(_display(self.chart_dir / relative, self.root), line, column)
+        return Location(display_path(self.chart_dir / relative, self.root), line, column)
 
     def object_problem(
         self,
@@ -212,10 +213,3 @@ class ValidateContext:
                 if top:
                     return f" (set by {self.base_doc.locations[top]} {dotted(top)})"
         return f" (Helm value {value})"
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)

@@ -51,9 +51,10 @@ def _kubeconform(
     """kubeconform over the distinct objects, one process per Kubernetes version, in parallel."""
     from chartgen.kubeconform import validate_with_kubeconform
 
+    object_keys = [json.dumps(obj.body, sort_keys=True, default=str) for _, obj in objects]
     distinct: dict[str, RenderedObject] = {}
-    for _, obj in objects:
-        distinct.setdefault(json.dumps(obj.body, sort_keys=True, default=str), obj)
+    for key, (_, obj) in zip(object_keys, objects, strict=True):
+        distinct.setdefault(key, obj)
     keys = list(distinct)
     with ThreadPoolExecutor(max_workers=len(versions)) as pool:
         runs = pool.map(
@@ -62,8 +63,8 @@ def _kubeconform(
         verdicts = dict(zip(versions, runs, strict=True))
     for version in versions:
         by_key = dict(zip(keys, verdicts[version], strict=True))
-        for env, obj in objects:
-            for path, message in by_key[json.dumps(obj.body, sort_keys=True, default=str)]:
+        for key, (env, obj) in zip(object_keys, objects, strict=True):
+            for path, message in by_key[key]:
                 yield ctx.object_problem(
                     "kube-schema", env, obj, path, f"Kubernetes {version}: {message}"
                 )

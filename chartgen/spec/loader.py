@@ -16,6 +16,14 @@ from chartgen.errors import Location, Problem
 KeyPath = tuple[str | int, ...]
 
 
+def display_path(path: Path, root: Path) -> str:
+    """`path` relative to `root` when inside it, as messages show file names."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def dotted(path: KeyPath) -> str:
     """`('redis', 'config', 'maxmemory')` -> `redis.config.maxmemory`; list items as `[i]`."""
     text = ""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chartgen.errors import Location, Problem, SpecError
-from chartgen.spec.loader import MergedDoc, SourceDoc, dotted, load_yaml, merge
+from chartgen.spec.loader import MergedDoc, SourceDoc, display_path, dotted, load_yaml, merge
 from chartgen.spec.rules import RULES
 from chartgen.spec.schema import schema_problems
 
@@ -24,13 +24,6 @@ class ValidatedSpec:
     environments: dict[str, dict[str, Any]]
     overlay_keys: dict[str, frozenset[tuple[str, ...]]]  # spec keys each overlay sets
     warnings: tuple[Problem, ...]
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _rule_problems(merged: MergedDoc, fallback: Location) -> list[Problem]:
@@ -93,11 +86,11 @@ def validate(
     env_dir = environments_dir or spec_path.parent / "environments"
     problems: list[Problem] = []
 
-    loaded = load_yaml(spec_path, _display(spec_path, root))
+    loaded = load_yaml(spec_path, display_path(spec_path, root))
     overlays: dict[str, SourceDoc] = {}
     unreadable: set[str] = set()
     for path in sorted(env_dir.glob("*.yaml")) if env_dir.is_dir() else []:
-        doc = load_yaml(path, _display(path, root))
+        doc = load_yaml(path, display_path(path, root))
         if isinstance(doc, Problem):
             problems.append(doc)
             unreadable.add(path.stem)
