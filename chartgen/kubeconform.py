@@ -16,20 +16,44 @@ from chartgen.errors import ChartgenError
 from chartgen.helm import RenderedObject
 from chartgen.kube import schema_root
 
+# Bump when the layout of the prepared schemas changes, so old caches are not reused.
+_LAYOUT = "standalone-1"
+_DEFINITION_REF = re.compile(r'"#/\$defs/([^"]+)"')
+
 
 def _cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     from importlib.metadata import version
 
-    return Path(base) / "chartgen" / "kubeconform" / version("kubernetes-validate")
+    return Path(base) / "chartgen" / "kubeconform" / f"{version('kubernetes-validate')}-{_LAYOUT}"
+
+
+def _standalone(text: str, definitions: dict[str, Any], encoded: dict[str, str]) -> str:
+    """One kind's schema with the definitions it reaches copied in, so that it is self-contained.
+
+    kubeconform compiles every schema it loads; pointing 40 kinds at the shared 0.8-1.3 MB
+    _definitions.json makes each run parse it again per kind (0.4-0.7 s), while the reachable
+    subset compiles in a few milliseconds.
+    """
+    reached: set[str] = set()
+    pending = _DEFINITION_REF.findall(text)
+    while pending:
+        name = pending.pop()
+        if name not in reached:
+            reached.add(name)
+            pending.extend(_DEFINITION_REF.findall(encoded[name]))
+    schema = json.loads(text)
+    schema.pop("$id", None)
+    schema["$defs"] = {name: definitions[name] for name in sorted(reached)}
+    return json.dumps(schema)
 
 
 def prepare_schemas(version: str) -> Path:
-    """kubeconform-ready copies of the schemas kubernetes-validate ships for `version`.
+    """kubeconform-ready, self-contained copies of the schemas kubernetes-validate ships.
 
     Its files carry `$id`s on kubernetes.io and absolute `/api/_definitions.json` refs, which
-    kubeconform would resolve over the network; the copies drop the ids and make the refs
-    relative to the sibling _definitions.json, so every lookup stays on this machine.
+    kubeconform would resolve over the network; the copies drop the ids and carry their own
+    definitions, so every lookup stays on this machine. Prepared once per version, atomically.
     """
     folder = f"v{version}-local-strict"
     target = _cache_root() / folder
@@ -38,14 +62,16 @@ def prepare_schemas(version: str) -> Path:
     source = schema_root() / folder
     if not source.is_dir():
         raise ChartgenError(f"kubernetes-validate ships no schemas for Kubernetes {version}")
+    shared = json.loads((source / "_definitions.json").read_text("utf-8"))
+    definitions: dict[str, Any] = shared["$defs"]
+    encoded = {name: json.dumps(body) for name, body in definitions.items()}
     _cache_root().mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=_cache_root()))
     for path in source.glob("*.json"):
-        text = path.read_text("utf-8")
-        prefix = '"#' if path.name == "_definitions.json" else '"_definitions.json#'
-        schema = json.loads(text.replace('"/api/_definitions.json#', prefix))
-        schema.pop("$id", None)
-        (staging / path.name).write_text(json.dumps(schema), "utf-8")
+        if path.name == "_definitions.json":
+            continue
+        text = path.read_text("utf-8").replace('"/api/_definitions.json#', '"#')
+        (staging / path.name).write_text(_standalone(text, definitions, encoded), "utf-8")
     try:
         os.replace(staging, target)
     except OSError:  # another run prepared it first
