@@ -5,6 +5,7 @@ former master rejoins as a replica of the new one."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
     local = LocalTopology(tmp_path, objects)
     for statefulset, configmap, script in (
         (REDIS_SET, REDIS_SET, "start-redis.sh"),
+        (REDIS_SET, REDIS_SET, "pre-stop.sh"),
+        (REDIS_SET, REDIS_SET, "health.sh"),
         (
             "sessions-session-database-sentinel",
             "sessions-session-database-sentinel",
@@ -134,3 +137,66 @@ def test_restarted_sentinel_learns_the_master_from_its_peers(topology: LocalTopo
     master = topology.redis[0]
     assert topology.master_by_sentinel(sentinel) == f"127.0.0.1:{master.port}"
     assert "from Sentinel 127.0.0.1:" in sentinel.log.read_text()
+
+
+def _agreed_master(topology: LocalTopology) -> str | None:
+    views = {topology.master_by_sentinel(s) for s in topology.sentinels}
+    return views.pop() if len(views) == 1 else None
+
+
+def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
+    topology: LocalTopology,
+) -> None:
+    old_master = topology.redis[0]
+    wait_for(
+        lambda: all(
+            info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
+            for s in topology.sentinels
+        ),
+        "every Sentinel sees both replicas",
+    )
+    acknowledged: list[int] = []
+    refused: list[str] = []
+    stop_writing = threading.Event()
+
+    def write_until_refused() -> None:
+        # A client that keeps writing through the hand-over: every write is either
+        # acknowledged (and must survive) or refused (and the client reconnects).
+        while not stop_writing.is_set():
+            reply = cli(old_master.port, "INCR", "session:counter", timeout=30)
+            if reply.isdigit():
+                acknowledged.append(int(reply))
+            else:
+                refused.append(reply)
+                return
+
+    writer = threading.Thread(target=write_until_refused)
+    writer.start()
+    wait_for(lambda: len(acknowledged) >= 20, "the client writing")
+    hook = topology.pre_stop(old_master)
+    writer.join(timeout=30)
+    stop_writing.set()
+
+    assert hook.returncode == 0, hook.stdout + hook.stderr
+    assert "pre-stop: replica of 127.0.0.1:" in hook.stdout, hook.stdout
+    assert info(old_master.port, "replication")["role"] == "slave"
+    assert refused and ("READONLY" in refused[0] or "UNBLOCKED" in refused[0]), refused
+    wait_for(
+        lambda: _agreed_master(topology) not in (None, f"127.0.0.1:{old_master.port}"),
+        "all Sentinels agree on the new master",
+    )
+    new_port = int(str(_agreed_master(topology)).split(":")[1])
+    assert int(cli(new_port, "GET", "session:counter")) >= max(acknowledged)
+    # The container stops after the hook; the new master keeps taking writes.
+    old_master.kill()
+    assert cli(new_port, "INCR", "session:counter").isdigit()
+
+
+def test_pre_stop_of_a_replica_changes_nothing(topology: LocalTopology) -> None:
+    master, replica = topology.redis[0], topology.redis[1]
+    hook = topology.pre_stop(replica)
+    assert hook.returncode == 0
+    assert hook.stdout == ""
+    assert info(master.port, "replication")["role"] == "master"
+    assert info(replica.port, "replication")["role"] == "slave"
+    assert _agreed_master(topology) == f"127.0.0.1:{master.port}"

@@ -278,7 +278,10 @@ def values_tree(model: Topology) -> dict[str, Node]:
                 "persistence": _persistence(redis.persistence),
                 **_placement("Redis"),
                 "terminationGracePeriodSeconds": Param(
-                    30, "Time to finish a final save on stop.", _int(0)
+                    30,
+                    "Stop budget: the preStop hand-over of a master (ha; up to this minus 10 s),"
+                    " then a final save.",
+                    _int(0),
                 ),
                 "startupProbe": _probe(
                     5, 5, 3, 60, "Startup probe: allows a large dataset to load."

@@ -191,6 +191,14 @@ class LocalTopology:
         result = subprocess.run(command, env=pod.env, capture_output=True, timeout=10, check=False)
         return result.returncode == 0
 
+    def pre_stop(self, pod: Pod) -> subprocess.CompletedProcess[str]:
+        """Run the data container's preStop hook, as the kubelet would before SIGTERM."""
+        command = list(self.container(REDIS_SET)["lifecycle"]["preStop"]["exec"]["command"])
+        command = [c.replace("/scripts/", str(Path(pod.command[1]).parent) + "/") for c in command]
+        return subprocess.run(
+            command, env=pod.env, capture_output=True, text=True, timeout=60, check=False
+        )
+
     def start_redis(self, index: int) -> None:
         pod = self.redis[index]
         pod.start(["--bind", "127.0.0.1"])
