@@ -30,7 +30,7 @@ def test_helm_v3_cli_renders_what_the_embedded_engine_renders(environment: str |
 
 
 def _valid_objects() -> dict[str, dict[str, Any]]:
-    objects = {}
+    objects: dict[str, dict[str, Any]] = {}
     for env in ("production", "development"):
         for obj in helm.render(CHART, env):
             objects.setdefault(f"{obj.kind}/{obj.name}", obj.body)
