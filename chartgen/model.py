@@ -48,6 +48,8 @@ class RedisConfig:
     save: str
     appendonly: bool
     tcp_keepalive: int
+    min_replicas_to_write: int
+    min_replicas_max_lag: int
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def build_model(spec: dict[str, Any]) -> Topology:
                 save=config.get("save", ""),
                 appendonly=config.get("appendonly", True),
                 tcp_keepalive=config.get("tcpKeepalive", 300),
+                min_replicas_to_write=config.get("minReplicasToWrite", 0),
+                min_replicas_max_lag=config.get("minReplicasMaxLag", 10),
             ),
             resources=_resources(redis["resources"]),
             persistence=Persistence(

@@ -238,6 +238,15 @@ CASES = [
         "ha mode needs a master and at least one replica",
         "replicas: 1",
     ),
+    Case(
+        "min-replicas-beyond-replicas",
+        TOPOLOGY,
+        "    minReplicasToWrite: 1",
+        "    minReplicasToWrite: 3",
+        "redis.config.minReplicasToWrite",
+        "3 replicas wanted but only 2 exist: every write is refused",
+        "minReplicasToWrite: 3",
+    ),
 ]
 
 
@@ -340,3 +349,24 @@ def test_even_sentinel_count_is_a_warning(workspace: Path) -> None:
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 0, result.stderr
     assert "sentinel.replicas: warning: 4 Sentinels tolerate as many failures as 3" in result.stderr
+
+
+def test_requiring_every_replica_for_writes_is_a_warning(workspace: Path) -> None:
+    line, column = _apply(
+        workspace,
+        Case(
+            "",
+            TOPOLOGY,
+            "    minReplicasToWrite: 1",
+            "    minReplicasToWrite: 2",
+            "",
+            "",
+            "minReplicasToWrite: 2",
+        ),
+    )
+    result = run("build", "--out", "out", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{TOPOLOGY}:{line}:{column}: redis.config.minReplicasToWrite: warning: all 2 replicas "
+        "must be up to write" in result.stderr
+    )

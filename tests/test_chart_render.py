@@ -161,6 +161,10 @@ def test_quorum_follows_sentinel_count_unless_pinned() -> None:
         ({"sentinel": {"quorum": 4}}, "sentinel.quorum exceeds sentinel.replicas"),
         ({"mode": "standalone"}, "standalone mode runs exactly one Redis pod"),
         ({"sentinel": {"replicas": 2}}, "ha mode needs sentinel.replicas >= 3"),
+        (
+            {"redis": {"config": {"minReplicasToWrite": 3}}},
+            "minReplicasToWrite is 3, but only 2 replicas exist",
+        ),
     ],
 )
 def test_values_the_schema_cannot_check_fail_the_render(

@@ -200,3 +200,22 @@ def test_pre_stop_of_a_replica_changes_nothing(topology: LocalTopology) -> None:
     assert info(master.port, "replication")["role"] == "master"
     assert info(replica.port, "replication")["role"] == "slave"
     assert _agreed_master(topology) == f"127.0.0.1:{master.port}"
+
+
+def test_a_master_cut_off_from_its_replicas_refuses_writes(topology: LocalTopology) -> None:
+    # min-replicas-to-write: what a partitioned old master accepts would be lost on failover.
+    master = topology.redis[0]
+    wait_for(
+        lambda: info(master.port, "replication").get("connected_slaves") == "2",
+        "two replicas connected",
+    )
+    assert cli(master.port, "SET", "session:a", "1") == "OK"
+    for replica in topology.redis[1:]:
+        replica.kill()
+    wait_for(
+        lambda: cli(master.port, "SET", "session:b", "1").startswith("NOREPLICAS"),
+        "writes refused without replicas",
+    )
+    assert cli(master.port, "GET", "session:a") == "1"  # reads still served
+    topology.start_redis(1)
+    wait_for(lambda: cli(master.port, "SET", "session:b", "1") == "OK", "writes back")

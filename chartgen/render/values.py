@@ -35,7 +35,15 @@ def _spec_sources() -> dict[tuple[str, ...], str]:
     }
     same_name = {
         "redis": ("replicas",),
-        "redis.config": ("maxmemory", "maxmemoryPolicy", "save", "appendonly", "tcpKeepalive"),
+        "redis.config": (
+            "maxmemory",
+            "maxmemoryPolicy",
+            "save",
+            "appendonly",
+            "tcpKeepalive",
+            "minReplicasToWrite",
+            "minReplicasMaxLag",
+        ),
         "redis.persistence": ("enabled", "size", "storageClass", "accessModes"),
         "sentinel": (
             "replicas",
@@ -271,6 +279,18 @@ def values_tree(model: Topology) -> dict[str, Node]:
                         ),
                         "tcpKeepalive": Param(
                             redis.config.tcp_keepalive, "TCP keepalive seconds.", _int(0)
+                        ),
+                        "minReplicasToWrite": Param(
+                            redis.config.min_replicas_to_write,
+                            "ha: writes need this many connected, non-lagging replicas"
+                            " (0 disables); bounds what a partitioned old master can lose.",
+                            _int(0),
+                        ),
+                        "minReplicasMaxLag": Param(
+                            redis.config.min_replicas_max_lag,
+                            "ha: seconds without an acknowledgement before a replica counts"
+                            " as lagging.",
+                            _int(1),
                         ),
                     },
                 ),

@@ -94,6 +94,35 @@ def data_pods(spec: dict[str, Any]) -> Iterator[Finding]:
         yield ("redis", "replicas"), "ha mode needs a master and at least one replica (>= 2)"
 
 
+def _replica_write_guard(spec: dict[str, Any]) -> tuple[int, int]:
+    """(minReplicasToWrite, replica count) in ha mode; (0, 0) where the guard does not apply."""
+    if spec["mode"] != "ha":
+        return 0, 0
+    return spec["redis"]["config"].get("minReplicasToWrite", 0), spec["redis"]["replicas"] - 1
+
+
+def min_replicas_to_write(spec: dict[str, Any]) -> Iterator[Finding]:
+    """In ha mode the master takes writes only with minReplicasToWrite replicas connected:
+    asking for more replicas than exist refuses every write."""
+    wanted, replicas = _replica_write_guard(spec)
+    if wanted > replicas >= 1:
+        yield (
+            ("redis", "config", "minReplicasToWrite"),
+            f"{wanted} replicas wanted but only {replicas} exist: every write is refused",
+        )
+
+
+def min_replicas_all(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Requiring every replica for writes stops writes whenever one restarts."""
+    wanted, replicas = _replica_write_guard(spec)
+    if 0 < wanted == replicas:
+        yield (
+            ("redis", "config", "minReplicasToWrite"),
+            f"all {replicas} replicas must be up to write: a rolling update or one lost replica "
+            f"stops writes; use at most {replicas - 1} or add a data pod",
+        )
+
+
 def distinct_databases(spec: dict[str, Any]) -> Iterator[Finding]:
     """Sessions and cache must live in different Redis DB indexes."""
     dbs = spec["databases"]
@@ -220,6 +249,8 @@ RULES: tuple[Rule, ...] = (
     Rule("sentinel-quorum", "error", sentinel_quorum),
     Rule("sentinel-quorum-minority", "warning", sentinel_quorum_minority),
     Rule("data-pods", "error", data_pods),
+    Rule("min-replicas-to-write", "error", min_replicas_to_write),
+    Rule("min-replicas-all", "warning", min_replicas_all),
     Rule("distinct-databases", "error", distinct_databases),
     Rule("distinct-ports", "error", distinct_ports),
     Rule("maxmemory-limit", "error", maxmemory_limit),

@@ -172,6 +172,9 @@ failureThreshold: {{ .failureThreshold }}
 {{- if and (eq .Values.mode "ha") (lt (int .Values.sentinel.replicas) 3) }}
 {{- fail "ha mode needs sentinel.replicas >= 3 so that a majority survives losing one" }}
 {{- end }}
+{{- if and (eq .Values.mode "ha") (ge (int .Values.redis.config.minReplicasToWrite) $replicas) }}
+{{- fail (printf "redis.config.minReplicasToWrite is %d, but only %d replicas exist: the master would refuse every write" (int .Values.redis.config.minReplicasToWrite) (sub $replicas 1)) }}
+{{- end }}
 {{- if gt (int (include "session-database.sentinel.quorum" .)) (int .Values.sentinel.replicas) }}
 {{- fail "sentinel.quorum exceeds sentinel.replicas: no failover could ever be agreed" }}
 {{- end }}
