@@ -121,20 +121,29 @@ class LocalTopology:
         return env
 
     def build(self, replicas: int, sentinels: int) -> None:
+        """Lay out `replicas` data pods and `sentinels` Sentinels (0 for standalone)."""
         redis_dir = self._files(REDIS_SET, "redis-config")
-        sentinel_dir = self._files(SENTINEL_SET, "sentinel-config")
         redis_env0 = {i["name"]: i.get("value", "") for i in self.container(REDIS_SET)["env"]}
-        sentinel_env0 = {i["name"]: i.get("value", "") for i in self.container(SENTINEL_SET)["env"]}
-        suffix = redis_env0["ANNOUNCE_HOST"].split(".", 1)[1]  # <headless>.<ns>.svc.<domain>
-        sentinel_suffix = sentinel_env0["ANNOUNCE_HOST"].split(".", 1)[1]
         redis_ports = [free_port() for _ in range(replicas)]
         sentinel_ports = [free_port() for _ in range(sentinels)]
-        address = {f"{REDIS_SET}-{i}.{suffix}": p for i, p in enumerate(redis_ports)}
-        address |= {
-            f"{SENTINEL_SET}-{i}.{sentinel_suffix}": p for i, p in enumerate(sentinel_ports)
-        }
-        # the Sentinel ClusterIP Service: any ready Sentinel answers; locally the first one
-        address[redis_env0["SENTINEL_HOST"]] = sentinel_ports[0]
+        address: dict[str, int] = {}
+        ha_paths: dict[str, str] = {}
+        if "ANNOUNCE_HOST" in redis_env0:  # ha mode; with sentinels=0 no Sentinel answers
+            suffix = redis_env0["ANNOUNCE_HOST"].split(".", 1)[1]  # <headless>.<ns>.svc.<domain>
+            address = {f"{REDIS_SET}-{i}.{suffix}": p for i, p in enumerate(redis_ports)}
+            # the Sentinel ClusterIP Service: any ready Sentinel answers; locally the first one
+            service_port = sentinel_ports[0] if sentinels else free_port()
+            address[redis_env0["SENTINEL_HOST"]] = service_port
+            ha_paths = {"SENTINEL_PORT": str(service_port), "SEED_PORT": str(redis_ports[0])}
+        if sentinels:
+            sentinel_dir = self._files(SENTINEL_SET, "sentinel-config")
+            sentinel_env0 = {
+                i["name"]: i.get("value", "") for i in self.container(SENTINEL_SET)["env"]
+            }
+            sentinel_suffix = sentinel_env0["ANNOUNCE_HOST"].split(".", 1)[1]
+            address |= {
+                f"{SENTINEL_SET}-{i}.{sentinel_suffix}": p for i, p in enumerate(sentinel_ports)
+            }
         for i, port in enumerate(redis_ports):
             data, runtime = self.root / f"redis-{i}" / "data", self.root / f"redis-{i}" / "run"
             data.mkdir(parents=True)
@@ -148,8 +157,7 @@ class LocalTopology:
                     "RUNTIME_DIR": str(runtime),
                     "DATA_DIR": str(data),
                     "REDIS_PORT": str(port),
-                    "SENTINEL_PORT": str(sentinel_ports[0]),
-                    "SEED_PORT": str(redis_ports[0]),
+                    **ha_paths,
                 },
             )
             self.redis.append(
