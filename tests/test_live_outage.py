@@ -1,0 +1,134 @@
+"""Recovery without an operator, the Sentinel failure the field reports most: after a failover has
+moved the master away from pod 0, (a) every data pod restarts while the Sentinels stay, and (b)
+the whole release restarts with the Sentinels' state gone. Both must converge on one master that
+all Sentinels name, with both replicas attached and no acknowledged write lost."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chartgen import helm
+from tests.conftest import CHART
+from tests.live.topology import LocalTopology, cli, info, require_binaries, wait_for
+
+pytestmark = pytest.mark.live
+
+FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 10000}}
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[LocalTopology]:
+    require_binaries()
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=FAST_FAILOVER))
+    local.build(replicas=3, sentinels=3)
+    try:
+        local.start_all()
+        yield local
+    except AssertionError:
+        print(local.logs())
+        raise
+    finally:
+        local.stop()
+
+
+def _agreed_master(topology: LocalTopology) -> str | None:
+    views = {topology.master_by_sentinel(s) for s in topology.sentinels}
+    return views.pop() if len(views) == 1 and "" not in views else None
+
+
+def _move_master_off_pod_0(topology: LocalTopology) -> None:
+    """Fail over once, bring pod 0 back as a replica, and write data every pod acknowledges."""
+    old = topology.redis[0]
+    cli(old.port, "SET", "session:first", "1")
+    assert cli(old.port, "WAIT", "2", "5000") == "2"
+    old.kill()
+    wait_for(
+        lambda: _agreed_master(topology) not in (None, f"127.0.0.1:{old.port}"),
+        "a failover away from pod 0",
+        timeout=45,
+    )
+    topology.start_redis(0)
+    master = int(str(_agreed_master(topology)).split(":")[1])
+    wait_for(lambda: info(master, "replication").get("connected_slaves") == "2", "pod 0 back")
+    assert cli(master, "SET", "session:second", "2") == "OK"
+    assert cli(master, "WAIT", "2", "5000") == "2"
+    time.sleep(1.5)  # appendfsync everysec: acknowledged and a second old is on every disk
+
+
+def _converged(topology: LocalTopology) -> bool:
+    agreed = _agreed_master(topology)
+    if agreed is None:
+        return False
+    port = int(agreed.split(":")[1])
+    if info(port, "replication").get("role") != "master":
+        return False
+    replicas = [pod for pod in topology.redis if pod.port != port]
+    return all(
+        info(pod.port, "replication").get("master_port") == str(port)
+        and info(pod.port, "replication").get("master_link_status") == "up"
+        for pod in replicas
+    )
+
+
+def _assert_recovered(topology: LocalTopology) -> None:
+    wait_for(lambda: _converged(topology), "one agreed master with both replicas", timeout=60)
+    masters = [p for p in topology.redis if info(p.port, "replication").get("role") == "master"]
+    assert len(masters) == 1
+    for pod in topology.redis:
+        assert cli(pod.port, "GET", "session:first") == "1"
+        assert cli(pod.port, "GET", "session:second") == "2"
+    assert cli(masters[0].port, "SET", "session:third", "3") == "OK"
+
+
+def _start_in_order(start: Callable[[int], None], count: int, errors: list[BaseException]) -> None:
+    """One StatefulSet with OrderedReady: pod N+1 only once pod N is ready."""
+    try:
+        for index in range(count):
+            start(index)
+    except BaseException as error:  # reported by the test thread
+        errors.append(error)
+
+
+def test_all_data_pods_restart_while_sentinels_stay(topology: LocalTopology) -> None:
+    _move_master_off_pod_0(topology)
+    for pod in topology.redis:
+        pod.kill()
+    # Pod 0 comes back first and is told to follow a master that is gone; it must still become
+    # ready (the Sentinels promote it), or OrderedReady would never start pods 1 and 2.
+    errors: list[BaseException] = []
+    _start_in_order(topology.start_redis, len(topology.redis), errors)
+    assert not errors, errors
+    _assert_recovered(topology)
+
+
+def test_whole_release_restarts_with_sentinel_state_lost(topology: LocalTopology) -> None:
+    _move_master_off_pod_0(topology)
+    topology.stop()
+    for index in range(len(topology.sentinels)):
+        # emptyDir: a recreated Sentinel pod starts with no memory of the master
+        runtime = topology.root / f"sentinel-{index}" / "run"
+        shutil.rmtree(runtime)
+        runtime.mkdir()
+    errors: list[BaseException] = []
+    # Both StatefulSets start at once, each in its own order.
+    threads = [
+        threading.Thread(
+            target=_start_in_order, args=(topology.start_redis, len(topology.redis), errors)
+        ),
+        threading.Thread(
+            target=_start_in_order,
+            args=(topology.start_sentinel, len(topology.sentinels), errors),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    _assert_recovered(topology)
