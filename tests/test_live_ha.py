@@ -219,3 +219,24 @@ def test_a_master_cut_off_from_its_replicas_refuses_writes(topology: LocalTopolo
     assert cli(master.port, "GET", "session:a") == "1"  # reads still served
     topology.start_redis(1)
     wait_for(lambda: cli(master.port, "SET", "session:b", "1") == "OK", "writes back")
+
+
+def test_pre_stop_without_an_eligible_replica_releases_writes_at_once(
+    topology: LocalTopology,
+) -> None:
+    master = topology.redis[0]
+    for replica in topology.redis[1:]:
+        assert cli(replica.port, "CONFIG", "SET", "replica-priority", "0") == "OK"
+    service = topology.sentinels[0]  # the one the pod reaches through the Service, locally
+
+    def priorities() -> list[str]:
+        # SENTINEL REPLICAS: one flat field/value list per replica
+        lines = cli(service.port, "SENTINEL", "replicas", service.env["MASTER_SET"]).splitlines()
+        return [lines[i + 1] for i, line in enumerate(lines[:-1]) if line == "slave-priority"]
+
+    wait_for(lambda: priorities() == ["0", "0"], "Sentinel sees no promotable replica")
+    hook = topology.pre_stop(master)
+    assert hook.returncode == 0
+    assert "NOGOODSLAVE" in hook.stdout and "without a hand-over" in hook.stdout, hook.stdout
+    assert info(master.port, "replication")["role"] == "master"
+    assert cli(master.port, "SET", "session:after", "1", timeout=2) == "OK"  # not paused
