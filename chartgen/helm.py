@@ -27,6 +27,10 @@ class RenderedObject:
     def name(self) -> str:
         return str(self.body.get("metadata", {}).get("name", ""))
 
+    @property
+    def namespace(self) -> str:
+        return str(self.body.get("metadata", {}).get("namespace", ""))
+
 
 def values_file(chart_dir: Path, environment: str | None) -> dict[str, Any]:
     """The values of values-<environment>.yaml (empty for the defaults)."""
@@ -37,6 +41,16 @@ def values_file(chart_dir: Path, environment: str | None) -> dict[str, Any]:
     text = (chart_dir / f"values-{environment}.yaml").read_text("utf-8")
     values: dict[str, Any] = helm_python.values_from_yaml(text)
     return values
+
+
+def merged_values(chart_dir: Path, environment: str | None) -> dict[str, Any]:
+    """values.yaml with values-<environment>.yaml over it, as Helm merges them."""
+    import helm_python
+
+    defaults: dict[str, Any] = helm_python.values_from_yaml(
+        (chart_dir / "values.yaml").read_text("utf-8")
+    )
+    return _deep_merge(defaults, values_file(chart_dir, environment))
 
 
 def render(

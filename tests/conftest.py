@@ -21,6 +21,13 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def project(workspace: Path) -> Path:
+    """values/ and the committed chart, copied: a tree a test may break."""
+    shutil.copytree(CHART, workspace / "generated/helm/session-database")
+    return workspace
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 
 from chartgen.checks import CHECK_IDS
-from tests.conftest import CHART, REPO
+from tests.conftest import REPO
 
 TEMPLATES = "generated/helm/session-database/templates"
 
@@ -26,13 +25,6 @@ def validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
-
-
-@pytest.fixture
-def project(workspace: Path) -> Path:
-    """values/ and the committed chart, copied: a tree a test may break."""
-    shutil.copytree(CHART, workspace / "generated/helm/session-database")
-    return workspace
 
 
 def edit(path: Path, old: str, new: str) -> int:

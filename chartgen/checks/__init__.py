@@ -13,6 +13,7 @@ from chartgen.checks import (
     helm_lint,
     image_pinned,
     kube_schema,
+    network_flows,
     network_policy,
     pod_security,
     promtool,
@@ -35,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     Check("image-pinned", "error", image_pinned.check),
     Check("secret-material", "error", secret_material.check),
     Check("network-policy", "error", network_policy.check),
+    Check("network-flows", "error", network_flows.check),
     Check("promtool", "error", promtool.check),
     Check("amtool", "error", amtool.check),
 )

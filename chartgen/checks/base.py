@@ -43,6 +43,7 @@ class ValidateContext:
     tools: Tools
     root: Path = field(default_factory=Path.cwd)
     _futures: dict[tuple[str, str], Future[Any]] = field(default_factory=dict)
+    _values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @cached_property
     def validated(self) -> Any:
@@ -111,6 +112,14 @@ class ValidateContext:
         report: dict[str, Any] = future.result() if future else self._lint(env)
         return report
 
+    def values(self, env: str) -> dict[str, Any]:
+        """The merged Helm values of one environment."""
+        from chartgen import helm
+
+        if env not in self._values:
+            self._values[env] = helm.merged_values(self.chart_dir, None if env == DEFAULTS else env)
+        return self._values[env]
+
     @cached_property
     def renders(self) -> dict[str, list[RenderedObject] | str]:
         """Rendered objects per environment, or the render error's message."""
@@ -151,7 +160,7 @@ class ValidateContext:
     ) -> Problem:
         """A problem about a rendered object, at the template line of the offending field (or of
         `needle` below it) and, where a Helm value sets that field, naming the spec key."""
-        line, column, value = self._template_position(obj.template, path, needle, obj.kind)
+        line, column, value = self._template_position(obj.template, path, needle, obj)
         hint = self._spec_hint(value)
         where = f"[{env}] {obj.kind}/{obj.name}"
         key = f"{where}.{path}" if path else where
@@ -163,16 +172,31 @@ class ValidateContext:
             severity,
         )
 
+    @staticmethod
+    def _document_start(lines: list[str], obj: RenderedObject) -> int:
+        """The `kind:` line of the object's document in a template that may hold several of
+        that kind: the one whose `name:` ends in the literal tail of the object's name."""
+        kind_line = re.compile(rf"^kind:\s*{re.escape(obj.kind)}\s*$")
+        starts = [i for i, text in enumerate(lines) if kind_line.match(text)]
+        best, best_tail = (starts[0] if starts else 0), -1
+        for start in starts:
+            name_line = next(
+                (t for t in lines[start : start + 6] if t.strip().startswith("name:")), ""
+            )
+            tail = name_line.rsplit("}}", 1)[-1].strip().strip("\"'")
+            if obj.name.endswith(tail) and len(tail) > best_tail:
+                best, best_tail = start, len(tail)
+        return best
+
     def _template_position(
-        self, template: str, path: str, needle: str | None, kind: str
+        self, template: str, path: str, needle: str | None, obj: RenderedObject
     ) -> tuple[int, int, str | None]:
         """(line, column, Helm value on that line) of the deepest key of `path` written in the
         template, following the path's keys in order from the object's `kind:` line; keys may
         contain dots (redis.conf)."""
         lines = self.template_texts.get(template, [])
         parts = [p for p in path.split(".") if p and not p.isdigit()]
-        kind_line = re.compile(rf"^kind:\s*{re.escape(kind)}\s*$")
-        start = next((i for i, text in enumerate(lines) if kind_line.match(text)), 0)
+        start = self._document_start(lines, obj)
         index, found = 0, None
         while index < len(parts):
             for width in (3, 2, 1):  # the longest dotted key that the template writes

@@ -1,0 +1,241 @@
+"""NetworkPolicy flows: the evaluator follows the networking.k8s.io/v1 rules (cases from the
+Kubernetes documentation), and `chartgen validate` finds the flows a broken policy blocks or
+leaves open, at the policy's template line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chartgen.netpol import Pod, Policy, flow_allowed
+from tests.test_validate import TEMPLATES, edit, validate
+
+NS = {"kubernetes.io/metadata.name": "db"}
+REDIS = Pod("redis", "db", {"app": "redis"}, "10.0.0.1", NS, {"redis": (6379, "TCP")})
+CLIENT = Pod("api", "db", {"role": "client"}, "10.0.0.2", NS)
+OTHER_NS = Pod("api", "web", {"role": "client"}, "10.1.0.2", {"team": "web"})
+DENY_ALL = Policy("deny", "db", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+
+
+def ingress(
+    peers: list[dict[str, Any]] | None, ports: list[dict[str, Any]] | None = None
+) -> Policy:
+    rule: dict[str, Any] = {}
+    if peers is not None:
+        rule["from"] = peers
+    if ports is not None:
+        rule["ports"] = ports
+    return Policy(
+        "allow", "db", {"podSelector": {"matchLabels": {"app": "redis"}}, "ingress": [rule]}
+    )
+
+
+def test_no_policy_means_not_isolated() -> None:
+    assert flow_allowed([], CLIENT, REDIS, 6379, "TCP") == ""
+
+
+def test_default_deny_blocks_both_sides() -> None:
+    assert flow_allowed([DENY_ALL], CLIENT, REDIS, 6379, "TCP") == "both"
+
+
+def test_policy_types_default_to_ingress_only_without_egress_rules() -> None:
+    only_ingress = Policy("i", "db", {"podSelector": {}, "ingress": []})
+    assert flow_allowed([only_ingress], REDIS, CLIENT, 80, "TCP") == "ingress"
+    assert flow_allowed([only_ingress], REDIS, OTHER_NS, 80, "TCP") == ""  # other namespace
+
+
+@pytest.mark.parametrize(
+    ("policy", "source", "port", "proto", "verdict"),
+    [
+        (ingress([{"podSelector": {"matchLabels": {"role": "client"}}}]), CLIENT, 6379, "TCP", ""),
+        # a podSelector alone means pods of the policy's own namespace
+        (
+            ingress([{"podSelector": {"matchLabels": {"role": "client"}}}]),
+            OTHER_NS,
+            6379,
+            "TCP",
+            "ingress",
+        ),
+        # namespaceSelector and podSelector in one peer: both must match (AND)
+        (
+            ingress(
+                [
+                    {
+                        "namespaceSelector": {"matchLabels": {"team": "web"}},
+                        "podSelector": {"matchLabels": {"role": "x"}},
+                    }
+                ]
+            ),
+            OTHER_NS,
+            6379,
+            "TCP",
+            "ingress",
+        ),
+        # as two peers: either may match (OR)
+        (
+            ingress(
+                [
+                    {"namespaceSelector": {"matchLabels": {"team": "web"}}},
+                    {"podSelector": {"matchLabels": {"role": "x"}}},
+                ]
+            ),
+            OTHER_NS,
+            6379,
+            "TCP",
+            "",
+        ),
+        (
+            ingress(
+                [
+                    {
+                        "podSelector": {
+                            "matchExpressions": [
+                                {"key": "role", "operator": "In", "values": ["client", "job"]}
+                            ]
+                        }
+                    }
+                ]
+            ),
+            CLIENT,
+            6379,
+            "TCP",
+            "",
+        ),
+        (
+            ingress(
+                [
+                    {
+                        "podSelector": {
+                            "matchExpressions": [
+                                {"key": "role", "operator": "NotIn", "values": ["client"]}
+                            ]
+                        }
+                    }
+                ]
+            ),
+            CLIENT,
+            6379,
+            "TCP",
+            "ingress",
+        ),
+        (
+            ingress(
+                [
+                    {
+                        "podSelector": {
+                            "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]
+                        }
+                    }
+                ]
+            ),
+            CLIENT,
+            6379,
+            "TCP",
+            "",
+        ),
+        (
+            ingress([{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.0.0/30"]}}]),
+            CLIENT,
+            6379,
+            "TCP",
+            "ingress",
+        ),
+        (
+            ingress([{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.1.0/24"]}}]),
+            CLIENT,
+            6379,
+            "TCP",
+            "",
+        ),
+        # empty `from`: every source; ports still apply
+        (ingress(None, [{"port": 6379}]), OTHER_NS, 6379, "TCP", ""),
+        (ingress(None, [{"port": 6379}]), OTHER_NS, 6380, "TCP", "ingress"),
+        (ingress(None, [{"port": 6379, "protocol": "UDP"}]), CLIENT, 6379, "TCP", "ingress"),
+        # a named port is the destination container's
+        (ingress(None, [{"port": "redis"}]), CLIENT, 6379, "TCP", ""),
+        (ingress(None, [{"port": "metrics"}]), CLIENT, 6379, "TCP", "ingress"),
+        (ingress(None, [{"port": 6000, "endPort": 6400}]), CLIENT, 6379, "TCP", ""),
+    ],
+)
+def test_ingress_rules(policy: Policy, source: Pod, port: int, proto: str, verdict: str) -> None:
+    assert flow_allowed([policy], source, REDIS, port, proto) == verdict
+
+
+def test_egress_needs_its_own_allowance() -> None:
+    egress = Policy(
+        "out",
+        "db",
+        {
+            "podSelector": {"matchLabels": {"role": "client"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app": "redis"}}}],
+                    "ports": [{"port": 6379}],
+                }
+            ],
+        },
+    )
+    assert flow_allowed([DENY_ALL, ingress(None), egress], CLIENT, REDIS, 6379, "TCP") == ""
+    assert flow_allowed([DENY_ALL, ingress(None)], CLIENT, REDIS, 6379, "TCP") == "egress"
+
+
+def test_committed_chart_lets_every_needed_flow_through_and_no_other(project: Path) -> None:
+    result = validate(project, "--format", "text")
+    assert "[network-flows]" not in result.stdout, result.stdout
+
+
+def _flow_lines(out: str) -> list[str]:
+    return [
+        ln for ln in out.splitlines() if ln.endswith("[network-flows]") and "[production]" in ln
+    ]
+
+
+def test_dns_only_over_udp_is_found(project: Path) -> None:
+    path = project / TEMPLATES / "networkpolicy.yaml"
+    path.write_text(path.read_text().replace("        - port: 53\n          protocol: TCP\n", ""))
+    lines = _flow_lines(validate(project).stdout)
+    assert any(
+        ln.startswith(f"{TEMPLATES}/networkpolicy.yaml:")
+        and "NetworkPolicy/sessions-session-database-sentinel.spec.egress: "
+        "blocked: sentinel -> DNS 53/TCP"
+        in ln
+        for ln in lines
+    ), lines
+    assert len(lines) == 2  # redis and sentinel, TCP only
+
+
+def test_sentinel_peers_forgotten_are_found(project: Path) -> None:
+    path = project / TEMPLATES / "networkpolicy.yaml"
+    text = path.read_text()
+    sentinel_doc = text.index("name: {{ $fullname }}-sentinel")
+    ingress_at = text.index("  ingress:", sentinel_doc)
+    # the Sentinel policy's ingress: drop the peer entry that names the Sentinels themselves
+    peer = (
+        "        - podSelector:\n"
+        "            matchLabels:\n"
+        "              {{- $sentinel | nindent 14 }}\n"
+    )
+    cut = text.index(peer, ingress_at)
+    path.write_text(text[:cut] + text[cut + len(peer) :])
+    ingress_line = text[:ingress_at].count("\n") + 1
+    lines = _flow_lines(validate(project).stdout)
+    assert (
+        f"{TEMPLATES}/networkpolicy.yaml:{ingress_line}:3: [production] NetworkPolicy/"
+        "sessions-session-database-sentinel.spec.ingress: blocked (ingress): sentinel -> "
+        "sentinel port 26379/TCP (Sentinel gossip and failover votes) [network-flows]"
+    ) in lines, lines
+
+
+def test_redis_open_to_the_whole_namespace_is_found(project: Path) -> None:
+    path = project / TEMPLATES / "networkpolicy.yaml"
+    edit(path, "      from:\n", "      from:\n        - podSelector: {}\n")
+    lines = _flow_lines(validate(project).stdout)
+    assert any(
+        "NetworkPolicy/sessions-session-database-redis" in ln
+        and "open: a pod of namespace session-db that is no client reaches redis port 6379/TCP"
+        in ln
+        for ln in lines
+    ), lines
