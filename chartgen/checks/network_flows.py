@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +69,29 @@ def _check_environment(
     if not pods:
         return
     namespace = next(iter(pods.values()))[1].namespace
-    clients = _client_pods(ctx, env, namespace)
+    peers = _client_peers(ctx, env)
+
+    def problem(workload: RenderedObject, side: str, message: str) -> Problem:
+        return _problem(ctx, env, objects, workload, side, message)
+
+    yield from _required_flows(problem, policies, pods, _client_pods(peers, namespace))
+    yield from _dns(problem, policies, pods)
+    yield from _closed_to_others(problem, policies, pods, peers, namespace)
+
+
+ProblemAt = Callable[[RenderedObject, str, str], Problem]
+
+
+def _required_flows(
+    problem: ProblemAt,
+    policies: list[Policy],
+    pods: dict[str, tuple[RenderedObject, Pod]],
+    clients: list[Pod],
+) -> Iterator[Problem]:
     members: dict[str, list[tuple[RenderedObject | None, Pod]]] = {
         component: [entry] for component, entry in pods.items()
     }
-    members["client"] = [(None, c) for c in clients]
+    members["client"] = [(None, client) for client in clients]
     for flow in REQUIRED:
         for source_obj, source in members.get(flow.source, []):
             for target_obj, target in members.get(flow.target, []):
@@ -81,42 +99,48 @@ def _check_environment(
                 if port is None or target_obj is None:
                     continue
                 blocked = flow_allowed(policies, source, target, *port)
-                if blocked:
-                    blame = target_obj if blocked == "ingress" or source_obj is None else source_obj
-                    side = "ingress" if blame is target_obj else "egress"
-                    yield _problem(
-                        ctx,
-                        env,
-                        objects,
-                        blame,
-                        side,
-                        f"blocked ({blocked}): {_name(flow.source, source)} -> "
-                        f"{flow.target} port {port[0]}/{port[1]} ({flow.why})",
-                    )
+                if not blocked:
+                    continue
+                # blame the side that blocks; a synthetic client has no template to point at
+                on_source = blocked != "ingress" and source_obj is not None
+                yield problem(
+                    source_obj if on_source and source_obj is not None else target_obj,
+                    "egress" if on_source else "ingress",
+                    f"blocked ({blocked}): {_name(flow.source, source)} -> "
+                    f"{flow.target} port {port[0]}/{port[1]} ({flow.why})",
+                )
+
+
+def _dns(
+    problem: ProblemAt, policies: list[Policy], pods: dict[str, tuple[RenderedObject, Pod]]
+) -> Iterator[Problem]:
     for component, (obj, pod) in pods.items():
         for proto in ("UDP", "TCP"):
             if flow_allowed(policies, pod, DNS, 53, proto):
-                yield _problem(
-                    ctx,
-                    env,
-                    objects,
+                yield problem(
                     obj,
                     "egress",
                     f"blocked: {component} -> DNS 53/{proto} (pod and Service names resolve "
                     "over UDP, large answers over TCP)",
                 )
+
+
+def _closed_to_others(
+    problem: ProblemAt,
+    policies: list[Policy],
+    pods: dict[str, tuple[RenderedObject, Pod]],
+    peers: list[dict[str, Any]],
+    namespace: str,
+) -> Iterator[Problem]:
     outsider = Pod(
         "not-a-client", namespace, {"app": "unrelated"}, "10.244.250.250", {NAME_LABEL: namespace}
     )
-    if any(_peer_selects(peer, namespace, outsider) for peer in _client_peers(ctx, env)):
+    if any(_peer_selects(peer, namespace, outsider) for peer in peers):
         return  # every pod of the namespace is a client by configuration
     for component, (obj, pod) in pods.items():
         for port in pod.named_ports.values():
             if not flow_allowed(policies, outsider, pod, *port):
-                yield _problem(
-                    ctx,
-                    env,
-                    objects,
+                yield problem(
                     obj,
                     "ingress",
                     f"open: a pod of namespace {namespace} that is no client reaches "
@@ -192,9 +216,10 @@ def _satisfying_labels(selector: dict[str, Any] | None) -> dict[str, str]:
     return labels if matches_selector(selector, labels) else {}
 
 
-def _client_pods(ctx: ValidateContext, env: str, namespace: str) -> list[Pod]:
+def _client_pods(peers: list[dict[str, Any]], namespace: str) -> list[Pod]:
+    """One pod per `networkPolicy.clients` entry, carrying the labels that entry selects."""
     clients = []
-    for index, peer in enumerate(_client_peers(ctx, env)):
+    for index, peer in enumerate(peers):
         if "ipBlock" in peer:
             network = ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False)
             host = next(iter(network.hosts()), network.network_address)
