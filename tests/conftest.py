@@ -1,15 +1,16 @@
-"""Shared fixtures: the repository's spec and chart, a scratch copy of the spec, free ports."""
+"""Shared fixtures: the repository's spec and chart, a scratch copy of the spec, the booted HA
+topology."""
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import os
 import shutil
-import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from chartgen import helm
+from tests.live.topology import LocalTopology, require_binaries
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "values" / "topology.yaml"
@@ -31,31 +32,22 @@ def project(workspace: Path) -> Path:
     return workspace
 
 
-def _port_slice() -> range:
-    """Ports for this test process's servers: below the kernel's ephemeral range, so that no
-    client connection's local port can take one between choosing it and the server binding it,
-    and one slice per xdist worker, so that workers never pick the same port."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    index = int(worker) if worker.isdigit() else 0
-    start = 10000 + (index % 16) * 1200
-    return range(start, min(start + 1200, low))
+# Quick detection, but a failover timeout long enough that a loaded CI machine does not see a
+# slow promotion as failed and start a second one.
+FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 10000}}
 
 
-_next_port = itertools.count()
-
-
-def free_port() -> int:
-    """A port nobody listens on, from this process's slice, never the same one twice."""
-    ports = _port_slice()
-    for _ in range(len(ports)):
-        port = ports[next(_next_port) % len(ports)]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports}")
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[LocalTopology]:
+    """The production HA topology (3 data pods, 3 Sentinels) booted from the rendered chart."""
+    require_binaries()
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=FAST_FAILOVER))
+    local.build(replicas=3, sentinels=3)
+    try:
+        local.start_all()
+        yield local
+    except AssertionError:
+        print(local.logs())
+        raise
+    finally:
+        local.stop()

@@ -333,40 +333,32 @@ def test_declared_environment_without_overlay(workspace: Path) -> None:
     )
 
 
-def test_even_sentinel_count_is_a_warning(workspace: Path) -> None:
-    _apply(
-        workspace,
-        Case(
-            "",
-            TOPOLOGY,
-            "  replicas: 3\n  masterSet",
-            "  replicas: 4\n  masterSet",
-            "",
-            "",
-            "replicas: 4",
-        ),
-    )
-    result = run("build", "--out", "out", cwd=workspace)
-    assert result.returncode == 0, result.stderr
-    assert "sentinel.replicas: warning: 4 Sentinels tolerate as many failures as 3" in result.stderr
+WARNINGS = [
+    Case(
+        "even-sentinel-count",
+        TOPOLOGY,
+        "  replicas: 3\n  masterSet",
+        "  replicas: 4\n  masterSet",
+        "sentinel.replicas",
+        "4 Sentinels tolerate as many failures as 3",
+        "replicas: 4",
+    ),
+    Case(
+        "every-replica-for-writes",
+        TOPOLOGY,
+        "    minReplicasToWrite: 1",
+        "    minReplicasToWrite: 2",
+        "redis.config.minReplicasToWrite",
+        "all 2 replicas must be up to write",
+        "minReplicasToWrite: 2",
+    ),
+]
 
 
-def test_requiring_every_replica_for_writes_is_a_warning(workspace: Path) -> None:
-    line, column = _apply(
-        workspace,
-        Case(
-            "",
-            TOPOLOGY,
-            "    minReplicasToWrite: 1",
-            "    minReplicasToWrite: 2",
-            "",
-            "",
-            "minReplicasToWrite: 2",
-        ),
-    )
+@pytest.mark.parametrize("case", WARNINGS, ids=[c.id for c in WARNINGS])
+def test_warnings_are_located_and_do_not_fail_the_build(workspace: Path, case: Case) -> None:
+    line, column = _apply(workspace, case)
     result = run("build", "--out", "out", cwd=workspace)
     assert result.returncode == 0, result.stderr
-    assert (
-        f"{TOPOLOGY}:{line}:{column}: redis.config.minReplicasToWrite: warning: all 2 replicas "
-        "must be up to write" in result.stderr
-    )
+    prefix = f"{case.file}:{line}:{column}: {case.key}: warning: {case.message}"
+    assert prefix in result.stderr, result.stderr

@@ -6,36 +6,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chartgen import helm
 from tests.conftest import CHART
-from tests.live.topology import REDIS_SET, LocalTopology, cli, info, require_binaries, wait_for
+from tests.live.topology import REDIS_SET, LocalTopology, cli, info, wait_for
 
 pytestmark = pytest.mark.live
-
-# Quick detection, but a failover timeout long enough that a loaded CI machine does not see a
-# slow promotion as failed and start a second one.
-FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 10000}}
-
-
-@pytest.fixture
-def topology(tmp_path: Path) -> Iterator[LocalTopology]:
-    require_binaries()
-    objects = helm.render(CHART, "production", extra=FAST_FAILOVER)
-    local = LocalTopology(tmp_path, objects)
-    local.build(replicas=3, sentinels=3)
-    try:
-        local.start_all()
-        yield local
-    except AssertionError:
-        print(local.logs())
-        raise
-    finally:
-        local.stop()
 
 
 def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
@@ -97,12 +76,12 @@ def test_failover_is_agreed_and_the_old_master_rejoins_as_replica(topology: Loca
     assert cli(old_master.port, "WAIT", "2", "5000") == "2"
     old_master.kill()
 
-    def agreed_new_master() -> bool:
-        views = {topology.master_by_sentinel(s) for s in topology.sentinels}
-        return len(views) == 1 and views != {f"127.0.0.1:{old_master.port}"}
-
-    wait_for(agreed_new_master, "all Sentinels agree on a new master", timeout=45)
-    new_port = int(topology.master_by_sentinel(topology.sentinels[0]).split(":")[1])
+    wait_for(
+        lambda: topology.agreed_master() not in (None, f"127.0.0.1:{old_master.port}"),
+        "all Sentinels agree on a new master",
+        timeout=45,
+    )
+    new_port = int(str(topology.agreed_master()).split(":")[1])
     wait_for(lambda: info(new_port, "replication").get("role") == "master", "promotion")
     assert cli(new_port, "GET", "session:before") == "kept"
 
@@ -114,10 +93,10 @@ def test_failover_is_agreed_and_the_old_master_rejoins_as_replica(topology: Loca
     assert "starting as replica of 127.0.0.1:" in old_master.log.read_text()
 
     def rejoined_agreed_master() -> bool:
-        views = {topology.master_by_sentinel(s) for s in topology.sentinels}
-        if len(views) != 1 or views == {f"127.0.0.1:{old_master.port}"}:
+        agreed = topology.agreed_master()
+        if agreed in (None, f"127.0.0.1:{old_master.port}"):
             return False
-        master_port = views.pop().split(":")[1]
+        master_port = str(agreed).split(":")[1]
         replication = info(old_master.port, "replication")
         return (
             replication.get("role") == "slave"
@@ -137,11 +116,6 @@ def test_restarted_sentinel_learns_the_master_from_its_peers(topology: LocalTopo
     master = topology.redis[0]
     assert topology.master_by_sentinel(sentinel) == f"127.0.0.1:{master.port}"
     assert "from Sentinel 127.0.0.1:" in sentinel.log.read_text()
-
-
-def _agreed_master(topology: LocalTopology) -> str | None:
-    views = {topology.master_by_sentinel(s) for s in topology.sentinels}
-    return views.pop() if len(views) == 1 else None
 
 
 def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
@@ -182,10 +156,10 @@ def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
     assert info(old_master.port, "replication")["role"] == "slave"
     assert refused and ("READONLY" in refused[0] or "UNBLOCKED" in refused[0]), refused
     wait_for(
-        lambda: _agreed_master(topology) not in (None, f"127.0.0.1:{old_master.port}"),
+        lambda: topology.agreed_master() not in (None, f"127.0.0.1:{old_master.port}"),
         "all Sentinels agree on the new master",
     )
-    new_port = int(str(_agreed_master(topology)).split(":")[1])
+    new_port = int(str(topology.agreed_master()).split(":")[1])
     assert int(cli(new_port, "GET", "session:counter")) >= max(acknowledged)
     # The container stops after the hook; the new master keeps taking writes.
     old_master.kill()
@@ -199,7 +173,7 @@ def test_pre_stop_of_a_replica_changes_nothing(topology: LocalTopology) -> None:
     assert hook.stdout == ""
     assert info(master.port, "replication")["role"] == "master"
     assert info(replica.port, "replication")["role"] == "slave"
-    assert _agreed_master(topology) == f"127.0.0.1:{master.port}"
+    assert topology.agreed_master() == f"127.0.0.1:{master.port}"
 
 
 def test_a_master_cut_off_from_its_replicas_refuses_writes(topology: LocalTopology) -> None:

@@ -8,38 +8,13 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from chartgen import helm
-from tests.conftest import CHART
-from tests.live.topology import LocalTopology, cli, info, require_binaries, wait_for
+from tests.live.topology import LocalTopology, cli, info, wait_for
 
 pytestmark = pytest.mark.live
-
-FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 10000}}
-
-
-@pytest.fixture
-def topology(tmp_path: Path) -> Iterator[LocalTopology]:
-    require_binaries()
-    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=FAST_FAILOVER))
-    local.build(replicas=3, sentinels=3)
-    try:
-        local.start_all()
-        yield local
-    except AssertionError:
-        print(local.logs())
-        raise
-    finally:
-        local.stop()
-
-
-def _agreed_master(topology: LocalTopology) -> str | None:
-    views = {topology.master_by_sentinel(s) for s in topology.sentinels}
-    return views.pop() if len(views) == 1 and "" not in views else None
 
 
 def _move_master_off_pod_0(topology: LocalTopology) -> None:
@@ -49,12 +24,12 @@ def _move_master_off_pod_0(topology: LocalTopology) -> None:
     assert cli(old.port, "WAIT", "2", "5000") == "2"
     old.kill()
     wait_for(
-        lambda: _agreed_master(topology) not in (None, f"127.0.0.1:{old.port}"),
+        lambda: topology.agreed_master() not in (None, f"127.0.0.1:{old.port}"),
         "a failover away from pod 0",
         timeout=45,
     )
     topology.start_redis(0)
-    master = int(str(_agreed_master(topology)).split(":")[1])
+    master = int(str(topology.agreed_master()).split(":")[1])
     wait_for(lambda: info(master, "replication").get("connected_slaves") == "2", "pod 0 back")
     assert cli(master, "SET", "session:second", "2") == "OK"
     assert cli(master, "WAIT", "2", "5000") == "2"
@@ -62,7 +37,7 @@ def _move_master_off_pod_0(topology: LocalTopology) -> None:
 
 
 def _converged(topology: LocalTopology) -> bool:
-    agreed = _agreed_master(topology)
+    agreed = topology.agreed_master()
     if agreed is None:
         return False
     port = int(agreed.split(":")[1])

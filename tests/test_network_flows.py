@@ -46,119 +46,52 @@ def test_policy_types_default_to_ingress_only_without_egress_rules() -> None:
     assert flow_allowed([only_ingress], REDIS, OTHER_NS, 80, "TCP") == ""  # other namespace
 
 
-@pytest.mark.parametrize(
-    ("policy", "source", "port", "proto", "verdict"),
-    [
-        (ingress([{"podSelector": {"matchLabels": {"role": "client"}}}]), CLIENT, 6379, "TCP", ""),
-        # a podSelector alone means pods of the policy's own namespace
-        (
-            ingress([{"podSelector": {"matchLabels": {"role": "client"}}}]),
-            OTHER_NS,
-            6379,
-            "TCP",
-            "ingress",
-        ),
-        # namespaceSelector and podSelector in one peer: both must match (AND)
-        (
-            ingress(
-                [
-                    {
-                        "namespaceSelector": {"matchLabels": {"team": "web"}},
-                        "podSelector": {"matchLabels": {"role": "x"}},
-                    }
-                ]
-            ),
-            OTHER_NS,
-            6379,
-            "TCP",
-            "ingress",
-        ),
-        # as two peers: either may match (OR)
-        (
-            ingress(
-                [
-                    {"namespaceSelector": {"matchLabels": {"team": "web"}}},
-                    {"podSelector": {"matchLabels": {"role": "x"}}},
-                ]
-            ),
-            OTHER_NS,
-            6379,
-            "TCP",
-            "",
-        ),
-        (
-            ingress(
-                [
-                    {
-                        "podSelector": {
-                            "matchExpressions": [
-                                {"key": "role", "operator": "In", "values": ["client", "job"]}
-                            ]
-                        }
-                    }
-                ]
-            ),
-            CLIENT,
-            6379,
-            "TCP",
-            "",
-        ),
-        (
-            ingress(
-                [
-                    {
-                        "podSelector": {
-                            "matchExpressions": [
-                                {"key": "role", "operator": "NotIn", "values": ["client"]}
-                            ]
-                        }
-                    }
-                ]
-            ),
-            CLIENT,
-            6379,
-            "TCP",
-            "ingress",
-        ),
-        (
-            ingress(
-                [
-                    {
-                        "podSelector": {
-                            "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]
-                        }
-                    }
-                ]
-            ),
-            CLIENT,
-            6379,
-            "TCP",
-            "",
-        ),
-        (
-            ingress([{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.0.0/30"]}}]),
-            CLIENT,
-            6379,
-            "TCP",
-            "ingress",
-        ),
-        (
-            ingress([{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.1.0/24"]}}]),
-            CLIENT,
-            6379,
-            "TCP",
-            "",
-        ),
-        # empty `from`: every source; ports still apply
-        (ingress(None, [{"port": 6379}]), OTHER_NS, 6379, "TCP", ""),
-        (ingress(None, [{"port": 6379}]), OTHER_NS, 6380, "TCP", "ingress"),
-        (ingress(None, [{"port": 6379, "protocol": "UDP"}]), CLIENT, 6379, "TCP", "ingress"),
-        # a named port is the destination container's
-        (ingress(None, [{"port": "redis"}]), CLIENT, 6379, "TCP", ""),
-        (ingress(None, [{"port": "metrics"}]), CLIENT, 6379, "TCP", "ingress"),
-        (ingress(None, [{"port": 6000, "endPort": 6400}]), CLIENT, 6379, "TCP", ""),
-    ],
-)
+def pods(**labels: str) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": labels}}
+
+
+def namespaces(**labels: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": labels}}
+
+
+def expression(key: str, operator: str, *values: str) -> dict[str, Any]:
+    found: dict[str, Any] = {"key": key, "operator": operator}
+    if values:
+        found["values"] = list(values)
+    return {"podSelector": {"matchExpressions": [found]}}
+
+
+def block(cidr: str, *excepted: str) -> dict[str, Any]:
+    return {"ipBlock": {"cidr": cidr, "except": list(excepted)}}
+
+
+# (policy, source, port, protocol, verdict); "" = the flow passes
+INGRESS_CASES = [
+    (ingress([pods(role="client")]), CLIENT, 6379, "TCP", ""),
+    # a podSelector alone means pods of the policy's own namespace
+    (ingress([pods(role="client")]), OTHER_NS, 6379, "TCP", "ingress"),
+    # namespaceSelector and podSelector in one peer: both must match (AND) ...
+    (ingress([namespaces(team="web") | pods(role="x")]), OTHER_NS, 6379, "TCP", "ingress"),
+    # ... as two peers: either may (OR)
+    (ingress([namespaces(team="web"), pods(role="x")]), OTHER_NS, 6379, "TCP", ""),
+    (ingress([expression("role", "In", "client", "job")]), CLIENT, 6379, "TCP", ""),
+    (ingress([expression("role", "NotIn", "client")]), CLIENT, 6379, "TCP", "ingress"),
+    (ingress([expression("tier", "DoesNotExist")]), CLIENT, 6379, "TCP", ""),
+    (ingress([expression("tier", "Exists")]), CLIENT, 6379, "TCP", "ingress"),
+    (ingress([block("10.0.0.0/16", "10.0.0.0/30")]), CLIENT, 6379, "TCP", "ingress"),
+    (ingress([block("10.0.0.0/16", "10.0.1.0/24")]), CLIENT, 6379, "TCP", ""),
+    # no `from`: every source; ports still apply
+    (ingress(None, [{"port": 6379}]), OTHER_NS, 6379, "TCP", ""),
+    (ingress(None, [{"port": 6379}]), OTHER_NS, 6380, "TCP", "ingress"),
+    (ingress(None, [{"port": 6379, "protocol": "UDP"}]), CLIENT, 6379, "TCP", "ingress"),
+    # a named port is the destination container's
+    (ingress(None, [{"port": "redis"}]), CLIENT, 6379, "TCP", ""),
+    (ingress(None, [{"port": "metrics"}]), CLIENT, 6379, "TCP", "ingress"),
+    (ingress(None, [{"port": 6000, "endPort": 6400}]), CLIENT, 6379, "TCP", ""),
+]
+
+
+@pytest.mark.parametrize(("policy", "source", "port", "proto", "verdict"), INGRESS_CASES)
 def test_ingress_rules(policy: Policy, source: Pod, port: int, proto: str, verdict: str) -> None:
     assert flow_allowed([policy], source, REDIS, port, proto) == verdict
 

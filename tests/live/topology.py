@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chartgen import helm
-from tests.conftest import free_port
+from tests.live.ports import free_port
 
 REDIS_SET = "sessions-session-database-redis"
 SENTINEL_SET = "sessions-session-database-sentinel"
@@ -233,6 +233,11 @@ class LocalTopology:
             f"--- {p.name}\n{p.log.read_text() if p.log.exists() else ''}"
             for p in [*self.redis, *self.sentinels]
         )
+
+    def agreed_master(self) -> str | None:
+        """host:port of the master every Sentinel names, or None while they disagree."""
+        views = {self.master_by_sentinel(s) for s in self.sentinels}
+        return views.pop() if len(views) == 1 and "" not in views else None
 
     def master_by_sentinel(self, pod: Pod) -> str:
         return ":".join(
