@@ -12,7 +12,15 @@ import pytest
 
 from chartgen import helm
 from tests.conftest import CHART
-from tests.live.topology import REDIS_SET, LocalTopology, cli, info, wait_for
+from tests.live.topology import (
+    REDIS_SET,
+    LocalTopology,
+    acknowledged,
+    cli,
+    info,
+    online_replicas,
+    wait_for,
+)
 
 pytestmark = pytest.mark.live
 
@@ -40,7 +48,7 @@ def test_replication_and_sentinels_agree_on_the_master(topology: LocalTopology) 
     master, *replicas = topology.redis
     assert info(master.port, "replication")["role"] == "master"
     wait_for(
-        lambda: info(master.port, "replication").get("connected_slaves") == "2",
+        lambda: online_replicas(master.port) == 2,
         "two replicas connected",
     )
     for replica in replicas:
@@ -48,7 +56,7 @@ def test_replication_and_sentinels_agree_on_the_master(topology: LocalTopology) 
 
     assert cli(master.port, "-n", "0", "SET", "session:abc", "user-1", "EX", "3600") == "OK"
     assert cli(master.port, "-n", "1", "SET", "cache:svc:k", "v", "EX", "86400") == "OK"
-    assert cli(master.port, "WAIT", "2", "5000") == "2"
+    assert acknowledged(master.port, 2)
     for replica in replicas:
         assert cli(replica.port, "-n", "0", "GET", "session:abc") == "user-1"
         assert cli(replica.port, "-n", "1", "GET", "cache:svc:k") == "v"
@@ -73,7 +81,7 @@ def test_replication_and_sentinels_agree_on_the_master(topology: LocalTopology) 
 def test_failover_is_agreed_and_the_old_master_rejoins_as_replica(topology: LocalTopology) -> None:
     old_master = topology.redis[0]
     cli(old_master.port, "SET", "session:before", "kept")
-    assert cli(old_master.port, "WAIT", "2", "5000") == "2"
+    assert acknowledged(old_master.port, 2)
     old_master.kill()
 
     wait_for(
@@ -102,7 +110,7 @@ def test_failover_is_agreed_and_the_old_master_rejoins_as_replica(topology: Loca
             replication.get("role") == "slave"
             and replication.get("master_port") == master_port
             and replication.get("master_link_status") == "up"
-            and info(int(master_port), "replication").get("connected_slaves") == "2"
+            and online_replicas(int(master_port)) == 2
         )
 
     wait_for(rejoined_agreed_master, "the old master rejoined the agreed master", timeout=45)
@@ -129,7 +137,7 @@ def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
         ),
         "every Sentinel sees both replicas",
     )
-    acknowledged: list[int] = []
+    acked: list[int] = []
     refused: list[str] = []
     stop_writing = threading.Event()
 
@@ -139,14 +147,14 @@ def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
         while not stop_writing.is_set():
             reply = cli(old_master.port, "INCR", "session:counter", timeout=30)
             if reply.isdigit():
-                acknowledged.append(int(reply))
+                acked.append(int(reply))
             else:
                 refused.append(reply)
                 return
 
     writer = threading.Thread(target=write_until_refused)
     writer.start()
-    wait_for(lambda: len(acknowledged) >= 20, "the client writing")
+    wait_for(lambda: len(acked) >= 20, "the client writing")
     hook = topology.pre_stop(old_master)
     writer.join(timeout=30)
     stop_writing.set()
@@ -160,7 +168,7 @@ def test_a_stopping_master_hands_over_without_losing_acknowledged_writes(
         "all Sentinels agree on the new master",
     )
     new_port = int(str(topology.agreed_master()).split(":")[1])
-    assert int(cli(new_port, "GET", "session:counter")) >= max(acknowledged)
+    assert int(cli(new_port, "GET", "session:counter")) >= max(acked)
     # The container stops after the hook; the new master keeps taking writes.
     old_master.kill()
     assert cli(new_port, "INCR", "session:counter").isdigit()
@@ -180,7 +188,7 @@ def test_a_master_cut_off_from_its_replicas_refuses_writes(topology: LocalTopolo
     # min-replicas-to-write: what a partitioned old master accepts would be lost on failover.
     master = topology.redis[0]
     wait_for(
-        lambda: info(master.port, "replication").get("connected_slaves") == "2",
+        lambda: online_replicas(master.port) == 2,
         "two replicas connected",
     )
     assert cli(master.port, "SET", "session:a", "1") == "OK"

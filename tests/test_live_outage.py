@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.live.topology import LocalTopology, cli, info, wait_for
+from tests.live.topology import LocalTopology, acknowledged, cli, info, online_replicas, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -21,7 +21,7 @@ def _move_master_off_pod_0(topology: LocalTopology) -> None:
     """Fail over once, bring pod 0 back as a replica, and write data every pod acknowledges."""
     old = topology.redis[0]
     cli(old.port, "SET", "session:first", "1")
-    assert cli(old.port, "WAIT", "2", "5000") == "2"
+    assert acknowledged(old.port, 2)
     old.kill()
     wait_for(
         lambda: topology.agreed_master() not in (None, f"127.0.0.1:{old.port}"),
@@ -30,9 +30,9 @@ def _move_master_off_pod_0(topology: LocalTopology) -> None:
     )
     topology.start_redis(0)
     master = int(str(topology.agreed_master()).split(":")[1])
-    wait_for(lambda: info(master, "replication").get("connected_slaves") == "2", "pod 0 back")
+    wait_for(lambda: online_replicas(master) == 2, "pod 0 back")
     assert cli(master, "SET", "session:second", "2") == "OK"
-    assert cli(master, "WAIT", "2", "5000") == "2"
+    assert acknowledged(master, 2)
     time.sleep(1.5)  # appendfsync everysec: acknowledged and a second old is on every disk
 
 

@@ -41,6 +41,20 @@ def info(port: int, section: str) -> dict[str, str]:
     return {key: value.strip() for key, value in pairs}
 
 
+def online_replicas(port: int) -> int:
+    """Replicas past their initial sync (connected_slaves also counts those still syncing)."""
+    return sum(
+        "state=online" in value
+        for key, value in info(port, "replication").items()
+        if re.fullmatch(r"slave\d+", key)
+    )
+
+
+def acknowledged(port: int, replicas: int) -> bool:
+    """WAIT for `replicas` acknowledgements of the writes so far (the client outlives WAIT)."""
+    return cli(port, "WAIT", str(replicas), "10000", timeout=20) == str(replicas)
+
+
 def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
