@@ -9,10 +9,19 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.live.topology import LocalTopology, acknowledged, cli, info, online_replicas, wait_for
+from tests.live.topology import (
+    REDIS_SET,
+    LocalTopology,
+    acknowledged,
+    cli,
+    info,
+    online_replicas,
+    wait_for,
+)
 
 pytestmark = pytest.mark.live
 
@@ -107,3 +116,39 @@ def test_whole_release_restarts_with_sentinel_state_lost(topology: LocalTopology
         thread.join(timeout=120)
     assert not errors, errors
     _assert_recovered(topology)
+
+
+def test_split_brain_heals_on_the_master_with_the_most_writes(topology: LocalTopology) -> None:
+    """Sentinels gone, pod 1 promoted by hand with pod 2 as its replica and written to: two
+    masters. Sentinels that start afresh adopt the one with the highest replication offset; the
+    liveness probe then fails on the pod outside it, which restarts and rejoins."""
+    old, rogue, follower = topology.redis
+    for sentinel in topology.sentinels:
+        sentinel.kill()
+        shutil.rmtree(sentinel.env["RUNTIME_DIR"])
+        Path(sentinel.env["RUNTIME_DIR"]).mkdir()
+    assert cli(rogue.port, "REPLICAOF", "NO", "ONE") == "OK"
+    # min-replicas-to-write: a master alone refuses writes, so the rogue takes a replica along
+    assert cli(follower.port, "REPLICAOF", "127.0.0.1", str(rogue.port)) == "OK"
+    wait_for(lambda: online_replicas(rogue.port) == 1, "the rogue master's replica")
+    wait_for(lambda: online_replicas(old.port) == 0, "the old master alone")
+    assert cli(old.port, "SET", "session:lone", "1").startswith("NOREPLICAS")
+    for index in range(50):
+        assert cli(rogue.port, "SET", f"session:rogue-{index}", "1") == "OK"
+    errors: list[BaseException] = []
+    _start_in_order(topology.start_sentinel, len(topology.sentinels), errors)
+    assert not errors, errors
+    assert topology.agreed_master() == f"127.0.0.1:{rogue.port}"
+    assert "reports role:master (offset" in topology.sentinels[0].log.read_text()
+
+    # the kubelet restarts what its liveness probe fails
+    wait_for(
+        lambda: not topology.probe(REDIS_SET, old, "livenessProbe"),
+        "the lone old master found outside the agreed master",
+    )
+    old.kill()
+    topology.start_redis(0)
+    for pod in topology.redis:
+        assert topology.probe(REDIS_SET, pod, "livenessProbe")
+    wait_for(lambda: online_replicas(rogue.port) == 2, "both pods rejoined the agreed master")
+    assert cli(old.port, "GET", "session:rogue-49") == "1"
