@@ -32,6 +32,7 @@ def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
         (REDIS_SET, REDIS_SET, "start-redis.sh"),
         (REDIS_SET, REDIS_SET, "pre-stop.sh"),
         (REDIS_SET, REDIS_SET, "health.sh"),
+        (REDIS_SET, REDIS_SET, "lib.sh"),
         (
             "sessions-session-database-sentinel",
             "sessions-session-database-sentinel",
