@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chartgen.checks.base import ValidateContext
-from chartgen.checks.pod_security import pod_spec
+from chartgen.checks.pod_security import pod_template
 from chartgen.errors import Problem
 from chartgen.helm import RenderedObject
 from chartgen.netpol import Pod, Policy, flow_allowed, matches_selector, peer_matches
@@ -152,19 +152,8 @@ def _name(role: str, pod: Pod) -> str:
     return f"client {dict(pod.labels)} in {pod.namespace}" if role == "client" else role
 
 
-def _pod_template(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The pod template of a workload (CronJobs included), or None."""
-    if pod_spec(body) is None:
-        return None
-    spec = body["spec"]
-    template: dict[str, Any] = (
-        spec["jobTemplate"]["spec"]["template"] if body["kind"] == "CronJob" else spec["template"]
-    )
-    return template
-
-
 def _labels(obj: RenderedObject) -> dict[str, str]:
-    template = _pod_template(obj.body) or {}
+    template = pod_template(obj.body) or {}
     labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
     return labels
 
@@ -173,7 +162,7 @@ def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObj
     """One representative pod per component, from the workloads' pod templates."""
     pods: dict[str, tuple[RenderedObject, Pod]] = {}
     for index, obj in enumerate(objects):
-        template = _pod_template(obj.body)
+        template = pod_template(obj.body)
         if template is None:
             continue
         labels = _labels(obj)

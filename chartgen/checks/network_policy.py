@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chartgen.checks.base import ValidateContext
-from chartgen.checks.pod_security import pod_spec
+from chartgen.checks.pod_security import pod_template
 from chartgen.errors import Problem
 
 
@@ -29,15 +29,10 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
             and not p.body["spec"].get("ingress")
             and not p.body["spec"].get("egress")
         ]
-        workloads = [(o, pod_spec(o.body)) for o in result]
-        for obj, found in workloads:
-            if found is None:
+        for obj in result:
+            template = pod_template(obj.body)
+            if template is None:
                 continue
-            template = (
-                obj.body["spec"]["template"]
-                if "template" in obj.body["spec"]
-                else obj.body["spec"]["jobTemplate"]["spec"]["template"]
-            )
             labels = template.get("metadata", {}).get("labels", {})
             if not any(_selects(p.body["spec"]["podSelector"], labels) for p in deny):
                 yield ctx.object_problem(

@@ -34,6 +34,17 @@ def pod_spec(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def pod_template(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template (metadata and spec) of a workload, CronJobs included; None otherwise."""
+    if pod_spec(body) is None or body.get("kind") == "Pod":
+        return None
+    spec = body["spec"]
+    template: dict[str, Any] = (
+        spec["jobTemplate"]["spec"]["template"] if body["kind"] == "CronJob" else spec["template"]
+    )
+    return template
+
+
 def restricted_violations(pod: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Pod Security Standard "restricted" (v1.25+) rules, as (relative path, message)."""
     pod_ctx = pod.get("securityContext", {})
