@@ -73,7 +73,7 @@ def project_with_environments(root: Path, count: int) -> Path:
 
 def manual_chain(chart: Path, envs: list[str], helm: str, kubeconform: str) -> list[list[str]]:
     """What users chain by hand today, per environment."""
-    from chartgen.kubeconform import prepare_schemas, schema_location
+    from chartgen.engines.kubeconform import prepare_schemas, schema_location
 
     location = schema_location(prepare_schemas("1.25.0"))
     commands = []
@@ -187,9 +187,9 @@ def main() -> None:
 
 def rate_comparison(root: Path, kubeconform: str) -> None:
     """Resources/s of the embedded validator and kubeconform on the same distinct objects."""
-    from chartgen import helm
-    from chartgen.kube import KubeValidator
-    from chartgen.kubeconform import prepare_schemas, validate_with_kubeconform
+    from chartgen.engines import helm
+    from chartgen.engines.kube_schema import KubeValidator
+    from chartgen.engines.kubeconform import prepare_schemas, validate_with_kubeconform
 
     chart = root / "generated/helm/session-database"
     objects = []

@@ -5,7 +5,9 @@ Imports of the pipeline are deferred into the commands so `chartgen --help` stay
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -13,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from chartgen import __version__
-from chartgen.errors import ChartgenError, ExitCode, SpecError
+from chartgen.errors import REPORT_BUG, ChartgenError, ExitCode, SpecError, UsageError
 
 
 def _fail(error: ChartgenError) -> NoReturn:
@@ -22,6 +24,35 @@ def _fail(error: ChartgenError) -> NoReturn:
         errors = sum(p.severity == "error" for p in error.problems)
         click.echo(f"{errors} error(s), {len(error.problems) - errors} warning(s)", err=True)
     sys.exit(int(error.exit_code))
+
+
+def _internal(error: BaseException) -> NoReturn:
+    """Anything that escaped the stages is chartgen's fault, never the user's input."""
+    if os.environ.get("CHARTGEN_DEBUG"):
+        traceback.print_exception(error)
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    click.echo(f"internal error: {type(error).__name__}: {error}{place}", err=True)
+    click.echo(f"This is {REPORT_BUG}; CHARTGEN_DEBUG=1 shows the traceback.", err=True)
+    sys.exit(int(ExitCode.INTERNAL))
+
+
+class _Chartgen(click.Group):
+    """The one error handler of every command: chartgen's errors leave with their exit code
+    (errors.ExitCode), click's own usage errors with 2, anything else as an internal error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ChartgenError as error:
+            _fail(error)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as error:
+            _internal(error)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +78,7 @@ def spec_and_out_options(command: F) -> F:
     )(command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Chartgen, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chartgen")
 def main() -> None:
     """Build the Helm chart of a Redis session database and service cache from one spec.
@@ -58,8 +89,9 @@ def main() -> None:
       chartgen build --check         # exit 1 if the committed chart is stale
       chartgen validate              # every check over the spec and the chart
 
-    Exit codes: 0 ok, 1 invalid spec or drift, 2 usage or internal error,
-    3 template render error, 4 cannot read or write the chart.
+    Exit codes: 0 ok, 1 problems (invalid spec, drift, validate findings),
+    2 usage error, 3 template render error, 4 cannot read or write the chart,
+    5 an external tool failed, 6 internal error (a chartgen bug).
     """
 
 
@@ -83,12 +115,8 @@ def build(spec: Path, out: Path, check: bool) -> None:
     from chartgen.pipeline import build as run_build
 
     if not spec.is_file():
-        click.echo(f"{spec}: spec file not found", err=True)
-        sys.exit(int(ExitCode.USAGE))
-    try:
-        result = run_build(BuildContext(spec=spec, out_root=out), check=check)
-    except ChartgenError as error:
-        _fail(error)
+        raise UsageError(f"{spec}: spec file not found")
+    result = run_build(BuildContext(spec=spec, out_root=out), check=check)
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     verb = "is up to date" if check else "written"
@@ -173,31 +201,29 @@ def validate(
       chartgen validate --kube-version 1.29 --kube-version latest --strict
       chartgen validate --list-checks
 
-    Exit codes: 0 clean, 1 problems (warnings too with --strict), 2 usage or internal error.
+    Exit codes: 0 clean, 1 problems (warnings too with --strict), 2 usage error,
+    5 an external tool failed, 6 internal error.
     """
     if list_checks:
-        from chartgen.checks import CHECKS
+        from chartgen.validate.checks import CHECKS
 
         for check in CHECKS:
             click.echo(f"{check.id:<18} {check.severity:<8} {check.doc}")
         return
-    from chartgen.reporters import FORMATS
-    from chartgen.validation import ValidateOptions, detect_tools, validate_tree
+    from chartgen.engines.kube_schema import DEFAULT_VERSIONS
+    from chartgen.validate.reporters import FORMATS
+    from chartgen.validate.runner import ValidateOptions, detect_tools, validate_tree
 
     options = ValidateOptions(
         spec=spec,
         chart_root=out,
         environments=envs or None,
-        kube_versions=kube_versions or ("1.25.0", "latest"),
+        kube_versions=kube_versions or DEFAULT_VERSIONS,
         strict=strict,
         config=config,
         tools=detect_tools(helm_cli, kubeconform, embedded_schemas),
         cache_dir=None if no_cache else Path(".chartgen-cache"),
     )
-    try:
-        outcome = validate_tree(options)
-    except ChartgenError as error:
-        click.echo(str(error), err=True)
-        sys.exit(int(ExitCode.USAGE))
+    outcome = validate_tree(options)
     click.echo(FORMATS[fmt](outcome.problems, outcome.checks))
     sys.exit(int(ExitCode.PROBLEMS if outcome.failed(strict) else ExitCode.OK))

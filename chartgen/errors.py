@@ -1,7 +1,8 @@
 """One exception hierarchy and one exit-code table for every command.
 
-Each stage raises its own subclass once, at its boundary; the CLI maps the class to an exit code
-and prints the message. No traceback reaches the user for bad input.
+Each stage raises its own subclass once, at its boundary; the CLI's one handler maps the class to
+an exit code and prints the message. No traceback reaches the user: anything else that escapes is
+an internal error, reported as such with its own exit code.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ class ExitCode(IntEnum):
     """Exit codes of every chartgen command (documented in README.md)."""
 
     OK = 0
-    PROBLEMS = 1  # the spec is invalid, or --check found drift
-    USAGE = 2  # bad command line (click's own code) or an internal error
+    PROBLEMS = 1  # the spec is invalid, --check found drift, or validate found problems
+    USAGE = 2  # bad command line (click's own code), missing file, unknown environment
     RENDER = 3  # a template failed to render: a chartgen bug or a broken template
     IO = 4  # the chart could not be read or written
+    TOOL = 5  # an external program (helm, kubeconform, promtool, amtool) failed or timed out
+    INTERNAL = 6  # a bug in chartgen: the message says where to report it
+
+
+# Where an internal error tells the user to go (README.md, "Reporting a bug").
+REPORT_BUG = "a bug in chartgen: please report it with this output (README.md, Reporting a bug)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,18 @@ class ChartgenError(Exception):
     """Base of every error chartgen reports to the user."""
 
     exit_code: ExitCode = ExitCode.USAGE
+
+
+class UsageError(ChartgenError):
+    """The command line names something that does not exist or cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ToolError(ChartgenError):
+    """An external program failed, timed out or gave output chartgen cannot read."""
+
+    exit_code = ExitCode.TOOL
 
 
 class SpecError(ChartgenError):

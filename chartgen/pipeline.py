@@ -1,21 +1,22 @@
-"""The build pipeline: load -> validate -> model -> render -> write (or check).
+"""The build pipeline, stage by stage:
 
-Each stage lives in its own module; this one only wires them together for the CLI.
+    topology (load, schema, rules, model) -> render in memory -> write atomically (or compare)
+
+Each stage lives in its own package or module; this one only wires them together for the CLI and
+for the `drift` check, which renders exactly as `chartgen build` does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartgen.errors import DriftError, Problem
-from chartgen.model import Topology, build_model
-from chartgen.render.chart import render_chart
-from chartgen.spec.validate import validate
+from chartgen.render.chart import ChartSources, render_chart
+from chartgen.topology.load import display_path
+from chartgen.topology.model import build_model
+from chartgen.topology.resolve import ValidatedSpec, resolve
 from chartgen.writer import compare, write_atomically
-
-DEFAULT_SPEC = Path("values/topology.yaml")
-DEFAULT_OUT = Path("generated/helm")
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,11 @@ class BuildContext:
     spec: Path
     out_root: Path
     environments_dir: Path | None = None
+    root: Path = field(default_factory=Path.cwd)  # file names in messages are relative to it
 
-    def chart_dir(self, name: str) -> Path:
-        return self.out_root / name
+    @property
+    def overlays_dir(self) -> Path:
+        return self.environments_dir or self.spec.parent / "environments"
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,23 @@ class BuildResult:
     warnings: tuple[Problem, ...]
 
 
+def render_validated(ctx: BuildContext, spec: ValidatedSpec) -> dict[str, bytes]:
+    """Model and render a validated spec: every file of the chart, in memory."""
+    base = build_model(spec.base)
+    environments = {name: build_model(data) for name, data in spec.environments.items()}
+    sources = ChartSources(
+        spec=display_path(ctx.spec, ctx.root),
+        overlays=display_path(ctx.overlays_dir, ctx.root),
+    )
+    return render_chart(base, environments, spec.overlay_keys, sources)
+
+
 def render(ctx: BuildContext) -> BuildResult:
     """Validate the spec and render the chart in memory; nothing is written."""
-    spec = validate(ctx.spec, ctx.environments_dir)
-    base: Topology = build_model(spec.base)
-    environments = {name: build_model(data) for name, data in spec.environments.items()}
-    files = render_chart(base, environments, spec.overlay_keys)
-    return BuildResult(ctx.chart_dir(base.chart.name), files, spec.warnings)
+    spec = resolve(ctx.spec, ctx.environments_dir, ctx.root)
+    files = render_validated(ctx, spec)
+    chart_dir = ctx.out_root / str(spec.base["chart"]["name"])
+    return BuildResult(chart_dir, files, spec.warnings)
 
 
 def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:

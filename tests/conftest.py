@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import helm
+from chartgen.engines import helm
 from tests.live.topology import LocalTopology, require_binaries
 
 REPO = Path(__file__).resolve().parent.parent

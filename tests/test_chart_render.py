@@ -7,9 +7,14 @@ from typing import Any
 
 import pytest
 
-from chartgen import helm
+from chartgen.engines import helm
+from chartgen.engines.kube_schema import (
+    DEFAULT_VERSIONS,
+    KubeValidator,
+    SchemaFinding,
+    resolve_version,
+)
 from chartgen.errors import RenderError
-from chartgen.kube import DEFAULT_VERSIONS, KubeValidator, SchemaFinding, resolve_version
 from tests.conftest import CHART, ENVIRONMENTS
 
 ALL = (None, *ENVIRONMENTS)

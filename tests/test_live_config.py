@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import helm
+from chartgen.engines import helm
 from tests.conftest import CHART
 from tests.live.topology import REDIS_SET, LocalTopology, cli, info, require_binaries
 

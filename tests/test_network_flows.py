@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chartgen.netpol import Pod, Policy, flow_allowed
+from chartgen.engines.netpol import Pod, Policy, flow_allowed
 from tests.test_validate import TEMPLATES, edit, validate
 
 NS = {"kubernetes.io/metadata.name": "db"}

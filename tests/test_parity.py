@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from chartgen import helm
-from chartgen.kube import KubeValidator, resolve_version
-from chartgen.kubeconform import validate_with_kubeconform
+from chartgen.engines import helm
+from chartgen.engines.kube_schema import KubeValidator, resolve_version
+from chartgen.engines.kubeconform import validate_with_kubeconform
 from tests.conftest import CHART, ENVIRONMENTS
 from tests.tools import go_tool
 

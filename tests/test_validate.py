@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from chartgen.checks import CHECK_IDS
+from chartgen.validate.checks import CHECK_IDS
 from tests.conftest import REPO
 
 TEMPLATES = "generated/helm/session-database/templates"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.checks.base import ValidateContext
-from chartgen.checks.crd_schema import check as crd_check
-from chartgen.checks.promtool import check as promtool_check
-from chartgen.tools import Tools
+from chartgen.engines.tools import Tools
+from chartgen.validate.context import ValidateContext
+from chartgen.validate.checks.crd_schema import check as crd_check
+from chartgen.validate.checks.promtool import check as promtool_check
 from tests.test_validate import TEMPLATES, validate
 
 GOOD = """\
@@ -210,7 +210,7 @@ def test_each_crd_breakage_is_found(chart: Path, old: str, new: str, expected: s
 
 
 def test_every_crd_schema_records_its_provenance() -> None:
-    from chartgen.checks.crd_schema import crd_schema
+    from chartgen.validate.checks.crd_schema import crd_schema
 
     kinds = [
         ("monitoring.coreos.com/v1", k) for k in ("PrometheusRule", "ServiceMonitor", "PodMonitor")

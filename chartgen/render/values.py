@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from chartgen.model import Persistence, Resources, Topology
 from chartgen.render.params import Group, Node, Param
+from chartgen.topology.model import Persistence, Resources, Topology
 
 QUANTITY: dict[str, Any] = {
     "type": ["string", "number"],
@@ -77,6 +77,11 @@ def _spec_sources() -> dict[tuple[str, ...], str]:
 
 
 SPEC_SOURCES: Mapping[tuple[str, ...], str] = MappingProxyType(_spec_sources())
+
+
+def spec_sources() -> dict[tuple[str, ...], str]:
+    """Spec key -> the Helm value it sets (dotted)."""
+    return dict(SPEC_SOURCES)
 
 
 def pinned_values(overlay_keys: frozenset[tuple[str, ...]]) -> frozenset[str]:

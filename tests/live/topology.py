@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chartgen import helm
+from chartgen.engines import helm
 from tests.live.ports import free_port
 
 REDIS_SET = "sessions-session-database-redis"

@@ -1,0 +1,169 @@
+"""The embedded Helm v4 engine (helm-python-sdk): lint and render a chart in-process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chartgen.engines.tools import run_tool
+from chartgen.errors import RenderError
+
+RELEASE = "sessions"
+NAMESPACE = "session-db"
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    """One Kubernetes object as Helm rendered it, with the template that produced it."""
+
+    template: str
+    body: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.body.get("metadata", {}).get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body.get("metadata", {}).get("namespace", ""))
+
+
+def values_file(chart_dir: Path, environment: str | None) -> dict[str, Any]:
+    """The values of values-<environment>.yaml (empty for the defaults)."""
+    import helm_python
+
+    if environment is None:
+        return {}
+    text = (chart_dir / f"values-{environment}.yaml").read_text("utf-8")
+    values: dict[str, Any] = helm_python.values_from_yaml(text)
+    return values
+
+
+def merged_values(chart_dir: Path, environment: str | None) -> dict[str, Any]:
+    """values.yaml with values-<environment>.yaml over it, as Helm merges them."""
+    import helm_python
+
+    defaults: dict[str, Any] = helm_python.values_from_yaml(
+        (chart_dir / "values.yaml").read_text("utf-8")
+    )
+    return _deep_merge(defaults, values_file(chart_dir, environment))
+
+
+def render(
+    chart_dir: Path,
+    environment: str | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    extra: dict[str, Any] | None = None,
+) -> list[RenderedObject]:
+    """Render the chart for one environment like `helm template`, in a stable order."""
+    import helm_python
+
+    values = values_file(chart_dir, environment)
+    if extra:
+        values = _deep_merge(values, extra)
+    try:
+        with helm_python.Chart.load(str(chart_dir)) as chart:
+            manifests = chart.render(
+                values=values, name=release, namespace=namespace, is_install=True
+            )
+    except helm_python.HelmError as exc:
+        raise RenderError(
+            f"helm render of {chart_dir} ({environment or 'defaults'}): {exc}"
+        ) from None
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    objects = []
+    for template, text in sorted(manifests.items()):
+        if not template.endswith((".yaml", ".yml")):
+            continue
+        objects += _parse(yaml, template.split("/", 1)[1], text, environment)
+    return objects
+
+
+def _parse(yaml: Any, template: str, text: str, environment: str | None) -> list[RenderedObject]:
+    """The objects of one rendered template; output that is not YAML is a render error."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return [RenderedObject(template, body) for body in yaml.load_all(text) if body]
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise RenderError(
+            f"{template}{where} ({environment or 'defaults'}) renders invalid YAML: {problem}"
+        ) from None
+
+
+def lint(chart_dir: Path, environment: str | None = None, *, strict: bool = True) -> dict[str, Any]:
+    """`helm lint` of the chart with one environment's values."""
+    import helm_python
+
+    report: dict[str, Any] = helm_python.lint(
+        str(chart_dir), values_file(chart_dir, environment), strict=strict, namespace=NAMESPACE
+    )
+    return report
+
+
+def _deep_merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(left)
+    for key, value in right.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def render_cli(
+    helm_binary: str,
+    chart_dir: Path,
+    environment: str | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> list[RenderedObject]:
+    """Render with a Helm v3 CLI (`helm template`), as ArgoCD does."""
+    import re
+
+    # ArgoCD passes the cluster's version; a go-installed helm defaults to v1.20, below the
+    # chart's kubeVersion. The templates do not read Capabilities, so the value is neutral.
+    command = [
+        helm_binary,
+        "template",
+        release,
+        str(chart_dir),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        "1.25.0",
+    ]
+    if environment is not None:
+        command += ["--values", str(chart_dir / f"values-{environment}.yaml")]
+    result = run_tool(command, 120)
+    if result.returncode != 0:
+        raise RenderError(f"helm template ({environment or 'defaults'}): {result.stderr.strip()}")
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    objects = []
+    # split on document markers without eating the newline that ends a block scalar
+    for chunk in re.split(r"^---[ \t]*$\n?", result.stdout, flags=re.MULTILINE):
+        source = next(
+            (
+                line.split(": ", 1)[1]
+                for line in chunk.splitlines()
+                if line.startswith("# Source: ")
+            ),
+            "",
+        )
+        objects += _parse(yaml, source.split("/", 1)[1] if source else "", chunk, environment)
+    return sorted(objects, key=lambda o: o.template)

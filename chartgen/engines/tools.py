@@ -1,0 +1,32 @@
+"""External programs a validation run may call, and the one way chartgen runs them."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from chartgen.errors import ToolError
+
+
+@dataclass
+class Tools:
+    """External programs the checks may call; None where absent."""
+
+    helm: str | None = None  # a Helm v3 CLI chosen as renderer; None: the embedded engine
+    kubeconform: str | None = None
+    promtool: str | None = None
+    amtool: str | None = None
+
+
+def run_tool(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run an external program; one that cannot start or outlives `timeout` is a ToolError.
+    A non-zero exit is the caller's to judge (for most tools it is a verdict, not a failure)."""
+    name = command[0]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError(
+            f"{name} did not finish within {timeout:g} s: {' '.join(command[1:3])} ..."
+        ) from None
+    except OSError as exc:
+        raise ToolError(f"{name} could not be started: {exc.strerror or exc}") from None

@@ -1,1 +1,0 @@
-"""Loading and validating the topology spec and its environment overlays."""

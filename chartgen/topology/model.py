@@ -1,0 +1,209 @@
+"""Stage 3: the typed model. One frozen object per component, every default resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chartgen.topology.quorum import majority
+
+
+@dataclass(frozen=True)
+class ChartMeta:
+    name: str
+    version: str
+    app_version: str
+    description: str
+    keywords: tuple[str, ...]
+    maintainers: tuple[tuple[str, str], ...]  # (name, email or "")
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+    pull_policy: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    requests_cpu: str
+    requests_memory: str
+    limits_cpu: str
+    limits_memory: str
+
+
+@dataclass(frozen=True)
+class Persistence:
+    enabled: bool
+    size: str
+    storage_class: str
+    access_modes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    maxmemory: str
+    maxmemory_policy: str
+    save: str
+    appendonly: bool
+    tcp_keepalive: int
+    min_replicas_to_write: int
+    min_replicas_max_lag: int
+
+
+@dataclass(frozen=True)
+class Redis:
+    replicas: int
+    port: int
+    config: RedisConfig
+    resources: Resources
+    persistence: Persistence
+
+
+@dataclass(frozen=True)
+class Sentinel:
+    replicas: int
+    port: int
+    quorum: int | None  # None: derived from replicas at render time (majority)
+    master_set: str
+    down_after_ms: int
+    failover_timeout_ms: int
+    parallel_syncs: int
+    resources: Resources
+
+    @property
+    def effective_quorum(self) -> int:
+        return self.quorum if self.quorum is not None else majority(self.replicas)
+
+
+@dataclass(frozen=True)
+class Sessions:
+    index: int
+    session_ttl: int
+    refresh_token_ttl: int
+    max_sessions_per_user: int
+    max_refresh_tokens_per_user: int
+    cleanup_interval: int
+
+
+@dataclass(frozen=True)
+class Cache:
+    index: int
+    default_ttl: int
+    cleanup_interval: int
+    cleanup_batch_size: int
+    max_entries_per_service: int
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    description: str
+    databases: tuple[str, ...]
+    key_patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """One resolved environment (or the base spec) as typed objects."""
+
+    chart: ChartMeta
+    environments: tuple[str, ...]
+    mode: str
+    image: Image
+    metrics_port: int
+    redis: Redis
+    sentinel: Sentinel
+    sessions: Sessions
+    cache: Cache
+    roles: tuple[Role, ...]
+
+    @property
+    def ha(self) -> bool:
+        return self.mode == "ha"
+
+
+def _resources(raw: dict[str, Any]) -> Resources:
+    return Resources(
+        str(raw["requests"]["cpu"]),
+        str(raw["requests"]["memory"]),
+        str(raw["limits"]["cpu"]),
+        str(raw["limits"]["memory"]),
+    )
+
+
+def build_model(spec: dict[str, Any]) -> Topology:
+    """Turn a validated spec dict into the typed model, resolving defaults."""
+    chart, redis, sentinel = spec["chart"], spec["redis"], spec["sentinel"]
+    config, persistence = redis["config"], redis["persistence"]
+    sessions, cache = spec["databases"]["sessions"], spec["databases"]["cache"]
+    return Topology(
+        chart=ChartMeta(
+            name=chart["name"],
+            version=chart["version"],
+            app_version=str(chart["appVersion"]),
+            description=chart["description"],
+            keywords=tuple(chart.get("keywords", ())),
+            maintainers=tuple(
+                (m["name"], m.get("email", "")) for m in chart.get("maintainers", ())
+            ),
+        ),
+        environments=tuple(spec["environments"]),
+        mode=spec["mode"],
+        image=Image(
+            spec["image"]["repository"],
+            str(spec["image"]["tag"]),
+            spec["image"].get("pullPolicy", "IfNotPresent"),
+        ),
+        metrics_port=spec["ports"]["metrics"],
+        redis=Redis(
+            replicas=redis["replicas"],
+            port=spec["ports"]["redis"],
+            config=RedisConfig(
+                maxmemory=str(config["maxmemory"]),
+                maxmemory_policy=config["maxmemoryPolicy"],
+                save=config.get("save", ""),
+                appendonly=config.get("appendonly", True),
+                tcp_keepalive=config.get("tcpKeepalive", 300),
+                min_replicas_to_write=config.get("minReplicasToWrite", 0),
+                min_replicas_max_lag=config.get("minReplicasMaxLag", 10),
+            ),
+            resources=_resources(redis["resources"]),
+            persistence=Persistence(
+                enabled=persistence["enabled"],
+                size=str(persistence["size"]),
+                storage_class=persistence.get("storageClass", ""),
+                access_modes=tuple(persistence.get("accessModes", ("ReadWriteOnce",))),
+            ),
+        ),
+        sentinel=Sentinel(
+            replicas=sentinel["replicas"],
+            port=spec["ports"]["sentinel"],
+            quorum=sentinel.get("quorum"),
+            master_set=sentinel["masterSet"],
+            down_after_ms=sentinel.get("downAfterMilliseconds", 5000),
+            failover_timeout_ms=sentinel.get("failoverTimeout", 60000),
+            parallel_syncs=sentinel.get("parallelSyncs", 1),
+            resources=_resources(sentinel["resources"]),
+        ),
+        sessions=Sessions(
+            index=sessions["index"],
+            session_ttl=sessions["sessionTtlSeconds"],
+            refresh_token_ttl=sessions["refreshTokenTtlSeconds"],
+            max_sessions_per_user=sessions["maxSessionsPerUser"],
+            max_refresh_tokens_per_user=sessions["maxRefreshTokensPerUser"],
+            cleanup_interval=sessions["cleanupIntervalSeconds"],
+        ),
+        cache=Cache(
+            index=cache["index"],
+            default_ttl=cache["defaultTtlSeconds"],
+            cleanup_interval=cache["cleanupIntervalSeconds"],
+            cleanup_batch_size=cache["cleanupBatchSize"],
+            max_entries_per_service=cache["maxEntriesPerService"],
+        ),
+        roles=tuple(
+            Role(name, body["description"], tuple(body["databases"]), tuple(body["keyPatterns"]))
+            for name, body in sorted(spec["roles"].items())
+        ),
+    )

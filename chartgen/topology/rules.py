@@ -1,0 +1,259 @@
+"""Stage 2b: semantic rules the schema cannot express.
+
+Each rule is a small plugin: an id, a severity and a docstring (shown to users), and a check that
+yields (key path, message) for one resolved spec (the topology with one overlay applied). Rules run
+only on specs that already passed the schema, so they may rely on its shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chartgen.topology.load import KeyPath
+from chartgen.topology.quorum import majority
+from chartgen.topology.units import k8s_quantity, redis_bytes
+
+Finding = tuple[KeyPath, str]
+Check = Callable[[dict[str, Any]], Iterator[Finding]]
+
+# Headroom redis needs above maxmemory: fork copy-on-write during BGSAVE/AOF rewrite, buffers.
+MAXMEMORY_SHARE_OF_LIMIT = Decimal("0.75")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    check: Check
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+
+def sentinel_count(spec: dict[str, Any]) -> Iterator[Finding]:
+    """HA needs at least 3 Sentinels so that a majority survives the loss of one."""
+    if spec["mode"] == "ha" and spec["sentinel"]["replicas"] < 3:
+        yield (
+            ("sentinel", "replicas"),
+            (f"{spec['sentinel']['replicas']} Sentinels cannot survive losing one; use 3 or more"),
+        )
+
+
+def sentinel_count_odd(spec: dict[str, Any]) -> Iterator[Finding]:
+    """An even Sentinel count tolerates no more failures than the odd count below it."""
+    count = spec["sentinel"]["replicas"]
+    if spec["mode"] == "ha" and count >= 3 and count % 2 == 0:
+        yield (
+            ("sentinel", "replicas"),
+            (f"{count} Sentinels tolerate as many failures as {count - 1}; use an odd count"),
+        )
+
+
+def sentinel_quorum(spec: dict[str, Any]) -> Iterator[Finding]:
+    """A given quorum must be reachable: no larger than the Sentinel count."""
+    sentinel = spec["sentinel"]
+    quorum = sentinel.get("quorum")
+    if quorum is not None and quorum > sentinel["replicas"]:
+        yield (
+            ("sentinel", "quorum"),
+            (
+                f"quorum {quorum} exceeds the {sentinel['replicas']} Sentinels: no failover could "
+                f"ever be agreed; omit it to derive {majority(sentinel['replicas'])}"
+            ),
+        )
+
+
+def sentinel_quorum_minority(spec: dict[str, Any]) -> Iterator[Finding]:
+    """A quorum below a majority lets a partitioned minority of Sentinels flag a healthy master."""
+    sentinel = spec["sentinel"]
+    quorum = sentinel.get("quorum")
+    if quorum is not None and quorum < majority(sentinel["replicas"]):
+        yield (
+            ("sentinel", "quorum"),
+            (
+                f"quorum {quorum} is less than a majority of {sentinel['replicas']} Sentinels "
+                f"({majority(sentinel['replicas'])})"
+            ),
+        )
+
+
+def data_pods(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Standalone runs exactly one data pod; HA needs a master and at least one replica."""
+    replicas = spec["redis"]["replicas"]
+    if spec["mode"] == "standalone" and replicas != 1:
+        yield ("redis", "replicas"), f"standalone mode runs one Redis pod, not {replicas}"
+    if spec["mode"] == "ha" and replicas < 2:
+        yield ("redis", "replicas"), "ha mode needs a master and at least one replica (>= 2)"
+
+
+def _replica_write_guard(spec: dict[str, Any]) -> tuple[int, int]:
+    """(minReplicasToWrite, replica count) in ha mode; (0, 0) where the guard does not apply."""
+    if spec["mode"] != "ha":
+        return 0, 0
+    return spec["redis"]["config"].get("minReplicasToWrite", 0), spec["redis"]["replicas"] - 1
+
+
+def min_replicas_to_write(spec: dict[str, Any]) -> Iterator[Finding]:
+    """In ha mode the master takes writes only with minReplicasToWrite replicas connected:
+    asking for more replicas than exist refuses every write."""
+    wanted, replicas = _replica_write_guard(spec)
+    if wanted > replicas >= 1:
+        yield (
+            ("redis", "config", "minReplicasToWrite"),
+            f"{wanted} replicas wanted but only {replicas} exist: every write is refused",
+        )
+
+
+def min_replicas_all(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Requiring every replica for writes stops writes whenever one restarts."""
+    wanted, replicas = _replica_write_guard(spec)
+    if 0 < wanted == replicas:
+        yield (
+            ("redis", "config", "minReplicasToWrite"),
+            f"all {replicas} replicas must be up to write: a rolling update or one lost replica "
+            f"stops writes; use at most {replicas - 1} or add a data pod",
+        )
+
+
+def distinct_databases(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Sessions and cache must live in different Redis DB indexes."""
+    dbs = spec["databases"]
+    if dbs["sessions"]["index"] == dbs["cache"]["index"]:
+        yield (
+            ("databases", "cache", "index"),
+            (f"DB index {dbs['cache']['index']} is already the sessions database"),
+        )
+
+
+def distinct_ports(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Redis, Sentinel and metrics share a pod network namespace: their ports must differ."""
+    seen: dict[int, str] = {}
+    for name, port in spec["ports"].items():
+        if port in seen:
+            yield ("ports", name), f"port {port} is already used by ports.{seen[port]}"
+        seen.setdefault(port, name)
+
+
+def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
+    """maxmemory must be set and stay below the container memory limit, or the kernel OOM-kills
+    Redis before Redis evicts anything."""
+    config = spec["redis"]["config"]
+    maxmemory = redis_bytes(str(config["maxmemory"]))
+    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
+    if maxmemory == 0:
+        yield ("redis", "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
+    elif maxmemory >= limit:
+        yield (
+            ("redis", "config", "maxmemory"),
+            (
+                f"{config['maxmemory']} is not below the memory limit "
+                f"{spec['redis']['resources']['limits']['memory']}"
+            ),
+        )
+
+
+def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
+    """BGSAVE and AOF rewrites fork: keep maxmemory within 75% of the memory limit."""
+    config = spec["redis"]["config"]
+    maxmemory = redis_bytes(str(config["maxmemory"]))
+    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
+    persistent = bool(config.get("save", "").strip()) or config.get("appendonly", True)
+    if persistent and 0 < maxmemory < limit and maxmemory > limit * MAXMEMORY_SHARE_OF_LIMIT:
+        yield (
+            ("redis", "config", "maxmemory"),
+            (
+                f"{config['maxmemory']} leaves less than 25% of the memory limit for fork "
+                "copy-on-write during snapshots"
+            ),
+        )
+
+
+def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
+    """maxmemory-policy is per instance: allkeys-* can evict live sessions to make room for
+    cache entries."""
+    policy = spec["redis"]["config"]["maxmemoryPolicy"]
+    if policy.startswith("allkeys-"):
+        yield (
+            ("redis", "config", "maxmemoryPolicy"),
+            (
+                f"{policy} applies to both databases and can evict live sessions; safer: "
+                "volatile-lru/volatile-ttl (sessions and cache both carry TTLs, cache bounded by "
+                "its cleanup job), noeviction with a bounded cache, or a separate cache instance"
+            ),
+        )
+
+
+def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
+    """A request above its limit is rejected by the API server."""
+    for component in ("redis", "sentinel"):
+        resources = spec[component]["resources"]
+        for kind in ("cpu", "memory"):
+            request, limit = resources["requests"][kind], resources["limits"][kind]
+            if k8s_quantity(request) > k8s_quantity(limit):
+                yield (
+                    (component, "resources", "requests", kind),
+                    (f"request {request} is above the limit {limit}"),
+                )
+
+
+def pinned_image(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Images are pinned: 'latest' makes the same chart deploy different Redis versions."""
+    if spec["image"]["tag"] in {"latest", "alpine", "stable"}:
+        yield ("image", "tag"), f"'{spec['image']['tag']}' is a moving tag; pin a version"
+
+
+def role_databases(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Roles may only name databases the spec declares."""
+    known = set(spec["databases"])
+    for role, body in spec["roles"].items():
+        for index, name in enumerate(body["databases"]):
+            if name not in known:
+                yield (
+                    ("roles", role, "databases", index),
+                    (f"unknown database '{name}' (declared: {', '.join(sorted(known))})"),
+                )
+
+
+def token_lifetimes(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Cleanup must run more often than sessions live, and refresh tokens outlive sessions."""
+    sessions = spec["databases"]["sessions"]
+    if sessions["refreshTokenTtlSeconds"] < sessions["sessionTtlSeconds"]:
+        yield (
+            ("databases", "sessions", "refreshTokenTtlSeconds"),
+            ("refresh tokens expire before the sessions they renew"),
+        )
+    if sessions["cleanupIntervalSeconds"] > sessions["sessionTtlSeconds"]:
+        yield (
+            ("databases", "sessions", "cleanupIntervalSeconds"),
+            ("cleanup runs less often than a session lives; expired index entries pile up"),
+        )
+    cache = spec["databases"]["cache"]
+    if cache["cleanupBatchSize"] > cache["maxEntriesPerService"]:
+        yield (
+            ("databases", "cache", "cleanupBatchSize"),
+            ("a batch larger than the per-service limit; lower it"),
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("sentinel-count", "error", sentinel_count),
+    Rule("sentinel-count-odd", "warning", sentinel_count_odd),
+    Rule("sentinel-quorum", "error", sentinel_quorum),
+    Rule("sentinel-quorum-minority", "warning", sentinel_quorum_minority),
+    Rule("data-pods", "error", data_pods),
+    Rule("min-replicas-to-write", "error", min_replicas_to_write),
+    Rule("min-replicas-all", "warning", min_replicas_all),
+    Rule("distinct-databases", "error", distinct_databases),
+    Rule("distinct-ports", "error", distinct_ports),
+    Rule("maxmemory-limit", "error", maxmemory_limit),
+    Rule("maxmemory-headroom", "warning", maxmemory_headroom),
+    Rule("eviction-policy", "warning", eviction_policy),
+    Rule("requests-within-limits", "error", requests_within_limits),
+    Rule("pinned-image", "error", pinned_image),
+    Rule("role-databases", "error", role_databases),
+    Rule("token-lifetimes", "warning", token_lifetimes),
+)

@@ -1,0 +1,2 @@
+"""`chartgen validate`: the check runner, its config and verdict cache, the checks, the
+reporters."""

@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chartgen.engines.helm import RenderedObject
+from chartgen.engines.netpol import Pod, Policy, flow_allowed, matches_selector, peer_matches
+from chartgen.engines.workloads import pod_template
+from chartgen.errors import Problem
+from chartgen.validate.context import ValidateContext
+
+ID = "network-flows"
+SEVERITY = "error"
+
+COMPONENT = "app.kubernetes.io/component"
+NAME_LABEL = "kubernetes.io/metadata.name"
+DNS = Pod(
+    "kube-dns",
+    "kube-system",
+    {"k8s-app": "kube-dns"},
+    "10.96.0.10",
+    {NAME_LABEL: "kube-system"},
+    {"dns": (53, "UDP"), "dns-tcp": (53, "TCP")},
+)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flow the topology needs: from one component to a named port of another."""
+
+    source: str
+    target: str
+    port_name: str
+    why: str
+
+
+# What exists decides what must flow; later components (exporter, jobs) add their rows here.
+REQUIRED = (
+    Flow("redis", "redis", "redis", "replication between data pods"),
+    Flow("sentinel", "redis", "redis", "Sentinel monitors and reconfigures data pods"),
+    Flow("sentinel", "sentinel", "sentinel", "Sentinel gossip and failover votes"),
+    Flow("redis", "sentinel", "sentinel", "a starting data pod asks the Sentinels for the master"),
+    Flow("client", "redis", "redis", "clients use the data pods"),
+    Flow("client", "sentinel", "sentinel", "clients discover the master"),
+)
+
+
+def check(ctx: ValidateContext) -> Iterator[Problem]:
+    """The rendered NetworkPolicies, evaluated by the networking.k8s.io/v1 rules, let every flow
+    the topology needs through (replication, Sentinel to data pods and to Sentinels, data pods to
+    Sentinels, clients from `networkPolicy.clients` to both, DNS over UDP and TCP from every pod)
+    and keep pods of the namespace that are not clients away from Redis and Sentinel."""
+    for env, result in ctx.renders.items():
+        if isinstance(result, str):
+            continue
+        policies = [
+            Policy(o.name, o.namespace or "default", o.body["spec"])
+            for o in result
+            if o.kind == "NetworkPolicy"
+        ]
+        if not policies:
+            continue  # the network-policy check reports the missing default deny
+        yield from _check_environment(ctx, env, result, policies)
+
+
+def _check_environment(
+    ctx: ValidateContext, env: str, objects: list[RenderedObject], policies: list[Policy]
+) -> Iterator[Problem]:
+    pods = _workload_pods(objects)
+    if not pods:
+        return
+    namespace = next(iter(pods.values()))[1].namespace
+    peers = _client_peers(ctx, env)
+
+    def problem(workload: RenderedObject, side: str, message: str) -> Problem:
+        return _problem(ctx, env, objects, workload, side, message)
+
+    yield from _required_flows(problem, policies, pods, _client_pods(peers, namespace))
+    yield from _dns(problem, policies, pods)
+    yield from _closed_to_others(problem, policies, pods, peers, namespace)
+
+
+ProblemAt = Callable[[RenderedObject, str, str], Problem]
+
+
+def _required_flows(
+    problem: ProblemAt,
+    policies: list[Policy],
+    pods: dict[str, tuple[RenderedObject, Pod]],
+    clients: list[Pod],
+) -> Iterator[Problem]:
+    members: dict[str, list[tuple[RenderedObject | None, Pod]]] = {
+        component: [entry] for component, entry in pods.items()
+    }
+    members["client"] = [(None, client) for client in clients]
+    for flow in REQUIRED:
+        for source_obj, source in members.get(flow.source, []):
+            for target_obj, target in members.get(flow.target, []):
+                port = target.named_ports.get(flow.port_name)
+                if port is None or target_obj is None:
+                    continue
+                blocked = flow_allowed(policies, source, target, *port)
+                if not blocked:
+                    continue
+                # blame the side that blocks; a synthetic client has no template to point at
+                on_source = blocked != "ingress" and source_obj is not None
+                yield problem(
+                    source_obj if on_source and source_obj is not None else target_obj,
+                    "egress" if on_source else "ingress",
+                    f"blocked ({blocked}): {_name(flow.source, source)} -> "
+                    f"{flow.target} port {port[0]}/{port[1]} ({flow.why})",
+                )
+
+
+def _dns(
+    problem: ProblemAt, policies: list[Policy], pods: dict[str, tuple[RenderedObject, Pod]]
+) -> Iterator[Problem]:
+    for component, (obj, pod) in pods.items():
+        for proto in ("UDP", "TCP"):
+            if flow_allowed(policies, pod, DNS, 53, proto):
+                yield problem(
+                    obj,
+                    "egress",
+                    f"blocked: {component} -> DNS 53/{proto} (pod and Service names resolve "
+                    "over UDP, large answers over TCP)",
+                )
+
+
+def _closed_to_others(
+    problem: ProblemAt,
+    policies: list[Policy],
+    pods: dict[str, tuple[RenderedObject, Pod]],
+    peers: list[dict[str, Any]],
+    namespace: str,
+) -> Iterator[Problem]:
+    outsider = Pod(
+        "not-a-client", namespace, {"app": "unrelated"}, "10.244.250.250", {NAME_LABEL: namespace}
+    )
+    if any(_peer_selects(peer, namespace, outsider) for peer in peers):
+        return  # every pod of the namespace is a client by configuration
+    for component, (obj, pod) in pods.items():
+        for port in pod.named_ports.values():
+            if not flow_allowed(policies, outsider, pod, *port):
+                yield problem(
+                    obj,
+                    "ingress",
+                    f"open: a pod of namespace {namespace} that is no client reaches "
+                    f"{component} port {port[0]}/{port[1]}",
+                )
+
+
+def _name(role: str, pod: Pod) -> str:
+    return f"client {dict(pod.labels)} in {pod.namespace}" if role == "client" else role
+
+
+def _labels(obj: RenderedObject) -> dict[str, str]:
+    template = pod_template(obj.body) or {}
+    labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
+    return labels
+
+
+def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObject, Pod]]:
+    """One representative pod per component, from the workloads' pod templates."""
+    pods: dict[str, tuple[RenderedObject, Pod]] = {}
+    for index, obj in enumerate(objects):
+        template = pod_template(obj.body)
+        if template is None:
+            continue
+        labels = _labels(obj)
+        component = labels.get(COMPONENT, obj.name)
+        namespace = obj.namespace or "default"
+        named = {
+            port["name"]: (int(port["containerPort"]), port.get("protocol", "TCP"))
+            for container in template["spec"].get("containers", [])
+            for port in container.get("ports", [])
+            if "name" in port
+        }
+        ip = f"10.244.{index // 250}.{index % 250 + 1}"
+        pods[component] = (
+            obj,
+            Pod(obj.name, namespace, labels, ip, {NAME_LABEL: namespace}, named),
+        )
+    return pods
+
+
+def _client_peers(ctx: ValidateContext, env: str) -> list[dict[str, Any]]:
+    values = ctx.values(env)
+    network = values.get("networkPolicy") or {}
+    peers = network.get("clients") or []
+    return [p for p in peers if isinstance(p, dict)]
+
+
+def _peer_selects(peer: dict[str, Any], namespace: str, pod: Pod) -> bool:
+    """Whether a `networkPolicy.clients` entry (a peer of the release's policies) selects `pod`."""
+    return peer_matches(peer, Policy("clients", namespace, {}), pod)
+
+
+def _satisfying_labels(selector: dict[str, Any] | None) -> dict[str, str]:
+    """Labels a pod would carry to be selected (matchLabels, In, Exists)."""
+    labels = dict((selector or {}).get("matchLabels") or {})
+    for expression in (selector or {}).get("matchExpressions") or []:
+        if expression["operator"] == "In":
+            labels[expression["key"]] = expression["values"][0]
+        elif expression["operator"] == "Exists":
+            labels[expression["key"]] = "present"
+    return labels if matches_selector(selector, labels) else {}
+
+
+def _client_pods(peers: list[dict[str, Any]], namespace: str) -> list[Pod]:
+    """One pod per `networkPolicy.clients` entry, carrying the labels that entry selects."""
+    clients = []
+    for index, peer in enumerate(peers):
+        if "ipBlock" in peer:
+            network = ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False)
+            host = next(iter(network.hosts()), network.network_address)
+            clients.append(Pod(f"client-{index}", "outside", {}, str(host)))
+            continue
+        labels = _satisfying_labels(peer.get("podSelector"))
+        client_namespace, namespace_labels = namespace, {NAME_LABEL: namespace}
+        if "namespaceSelector" in peer:
+            namespace_labels = _satisfying_labels(peer["namespaceSelector"])
+            client_namespace = namespace_labels.get(NAME_LABEL, f"clients-{index}")
+            namespace_labels.setdefault(NAME_LABEL, client_namespace)
+        clients.append(
+            Pod(
+                f"client-{index}",
+                client_namespace,
+                labels,
+                f"10.245.0.{index + 1}",
+                namespace_labels,
+            )
+        )
+    return clients
+
+
+def _problem(
+    ctx: ValidateContext,
+    env: str,
+    objects: list[RenderedObject],
+    workload: RenderedObject,
+    side: str,
+    message: str,
+) -> Problem:
+    """At the policy that selects the workload's pods for that side, else at the workload."""
+    labels = _labels(workload)
+    direction = "Ingress" if side == "ingress" else "Egress"
+    for obj in objects:
+        if obj.kind != "NetworkPolicy":
+            continue
+        policy = Policy(obj.name, obj.namespace or "default", obj.body["spec"])
+        if (
+            direction in policy.types()
+            and obj.body["spec"].get(side)
+            and matches_selector(obj.body["spec"].get("podSelector") or {}, labels)
+        ):
+            return ctx.object_problem(env, obj, f"spec.{side}", message)
+    return ctx.object_problem(env, workload, "", message)
