@@ -77,29 +77,25 @@ def render(
         raise RenderError(
             f"helm render of {chart_dir} ({environment or 'defaults'}): {exc}"
         ) from None
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe")
     objects = []
     for template, text in sorted(manifests.items()):
         if not template.endswith((".yaml", ".yml")):
             continue
-        objects += _parse(yaml, template.split("/", 1)[1], text, environment)
+        objects += _parse(template.split("/", 1)[1], text, environment)
     return objects
 
 
-def _parse(yaml: Any, template: str, text: str, environment: str | None) -> list[RenderedObject]:
-    """The objects of one rendered template; output that is not YAML is a render error."""
-    from ruamel.yaml.error import YAMLError
+def _parse(template: str, text: str, environment: str | None) -> list[RenderedObject]:
+    """The objects of one rendered template, read as Kubernetes reads them; output that
+    Kubernetes cannot read is a render error."""
+    from chartgen.engines.manifests import ManifestError, load_objects
 
     try:
-        return [RenderedObject(template, body) for body in yaml.load_all(text) if body]
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
+        return [RenderedObject(template, body) for body in load_objects(text)]
+    except ManifestError as exc:
+        where = f":{exc.line}" if exc.line is not None else ""
         raise RenderError(
-            f"{template}{where} ({environment or 'defaults'}) renders invalid YAML: {problem}"
+            f"{template}{where} ({environment or 'defaults'}) renders invalid YAML: {exc}"
         ) from None
 
 
@@ -132,8 +128,6 @@ def render_cli(
     namespace: str = NAMESPACE,
 ) -> list[RenderedObject]:
     """Render with a Helm v3 CLI (`helm template`), as ArgoCD does."""
-    import re
-
     # ArgoCD passes the cluster's version; a go-installed helm defaults to v1.20, below the
     # chart's kubeVersion. The templates do not read Capabilities, so the value is neutral.
     command = [
@@ -150,13 +144,14 @@ def render_cli(
         command += ["--values", str(chart_dir / f"values-{environment}.yaml")]
     result = run_tool(command, 120)
     if result.returncode != 0:
-        raise RenderError(f"helm template ({environment or 'defaults'}): {result.stderr.strip()}")
-    from ruamel.yaml import YAML
+        output = result.stderr.strip() or "no output"
+        raise RenderError(
+            f"helm template ({environment or 'defaults'}) exited {result.returncode}: {output}"
+        )
+    from chartgen.engines.manifests import documents
 
-    yaml = YAML(typ="safe")
     objects = []
-    # split on document markers without eating the newline that ends a block scalar
-    for chunk in re.split(r"^---[ \t]*$\n?", result.stdout, flags=re.MULTILINE):
+    for _, chunk in documents(result.stdout):
         source = next(
             (
                 line.split(": ", 1)[1]
@@ -165,5 +160,5 @@ def render_cli(
             ),
             "",
         )
-        objects += _parse(yaml, source.split("/", 1)[1] if source else "", chunk, environment)
+        objects += _parse(source.split("/", 1)[1] if source else "", chunk, environment)
     return sorted(objects, key=lambda o: o.template)

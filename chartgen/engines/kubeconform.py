@@ -107,7 +107,10 @@ def run_kubeconform(binary: str, files: list[Path], version: str) -> list[dict[s
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        raise ToolError(f"kubeconform failed: {result.stderr.strip() or result.stdout}") from None
+        output = (result.stderr.strip() or result.stdout.strip() or "no output")[:2000]
+        raise ToolError(
+            f"kubeconform ({binary}) exited {result.returncode} without a JSON report: {output}"
+        ) from None
     resources: list[dict[str, Any]] = report.get("resources") or []
     return resources
 

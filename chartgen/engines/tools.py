@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 
-from chartgen.errors import ToolError
+from chartgen.errors import ToolError, UsageError
+
+# Seconds every external program may run, replacing each call's own limit (slow machines).
+TIMEOUT_VARIABLE = "CHARTGEN_TOOL_TIMEOUT"
 
 
 @dataclass
@@ -22,6 +26,11 @@ def run_tool(command: list[str], timeout: float) -> subprocess.CompletedProcess[
     """Run an external program; one that cannot start or outlives `timeout` is a ToolError.
     A non-zero exit is the caller's to judge (for most tools it is a verdict, not a failure)."""
     name = command[0]
+    override = os.environ.get(TIMEOUT_VARIABLE, "")
+    try:
+        timeout = float(override) if override else timeout
+    except ValueError:
+        raise UsageError(f"{TIMEOUT_VARIABLE}={override!r} is not a number of seconds") from None
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

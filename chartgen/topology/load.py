@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from chartgen.errors import Location, Problem
 
@@ -109,13 +110,44 @@ def load_yaml(path: Path, display: str) -> SourceDoc | Problem:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         return Problem(Location(display, line, col), "", f"invalid YAML: {reason}", "yaml")
+    except ReaderError as exc:  # a character YAML does not allow, e.g. a pasted C1 control
+        line, col = _position(text, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        return Problem(
+            Location(display, line, col),
+            _key_at(yaml, text.replace(chr(code), " "), display, line),
+            f"invalid YAML: character U+{code:04X} is not allowed in YAML ({exc.reason}); "
+            "remove it or write it as an escape in a double-quoted string",
+            "yaml",
+        )
     except _DuplicateKey as dup:
         return Problem(
             Location(display, dup.line, dup.column), dup.key, "invalid YAML: duplicate key", "yaml"
         )
-    except (ValueError, TypeError) as exc:  # a scalar its tag cannot construct, e.g. bad !!binary
+    except (ValueError, TypeError, YAMLError) as exc:  # e.g. a bad !!binary scalar
         return Problem(Location(display, 1, 1), "", f"invalid YAML: {exc}", "yaml")
     return SourceDoc(display, data, locations)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _key_at(yaml: YAML, text: str, display: str, line: int) -> str:
+    """The dotted key standing on or above `line`, read from `text` ("" when it cannot be)."""
+    locations: dict[KeyPath, Location] = {}
+    try:
+        node = yaml.compose(text)
+        if isinstance(node, MappingNode):
+            _plain(node, (), display, locations, yaml.constructor.construct_object)
+    except (YAMLError, _DuplicateKey, ValueError, TypeError):
+        return ""
+    above = [(path, loc) for path, loc in locations.items() if loc.line <= line]
+    if not above:
+        return ""
+    return dotted(max(above, key=lambda item: (item[1].line, item[1].column))[0])
 
 
 def _walk(data: Any, path: KeyPath) -> Iterator[KeyPath]:
