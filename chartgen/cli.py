@@ -225,5 +225,9 @@ def validate(
         cache_dir=None if no_cache else Path(".chartgen-cache"),
     )
     outcome = validate_tree(options)
+    if outcome.cached:
+        click.echo(
+            "chartgen: nothing changed since the last run: verdict from .chartgen-cache/", err=True
+        )
     click.echo(FORMATS[fmt](outcome.problems, outcome.checks))
     sys.exit(int(ExitCode.PROBLEMS if outcome.failed(strict) else ExitCode.OK))

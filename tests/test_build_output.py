@@ -74,19 +74,31 @@ def test_sigkill_mid_build_leaves_old_or_new_chart_never_a_mix(workspace: Path) 
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     old = read_tree(out / "session-database")
     spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
-    started = time.monotonic()
     subprocess.run(command, check=True, capture_output=True, timeout=120)
-    duration = time.monotonic() - started
     new = read_tree(out / "session-database")
     assert new != old
-    spec.write_text(spec.read_text().replace("tag: 7.0.14-alpine", "tag: 7.0.15-alpine"))
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
 
-    outcomes = set()
-    for step in range(24):
+    def start_from_old() -> None:
+        spec.write_text(spec.read_text().replace("tag: 7.0.14-alpine", "tag: 7.0.15-alpine"))
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
+
+    start_from_old()
+    # Kill points sweep 0..120 % of a build's time, measured again each round, so a loaded
+    # machine (or a warm cache) moves the sweep with it; rounds go on until kills have landed
+    # on both sides of the swap, at least 24 and at most 96 of them.
+    outcomes: set[str] = set()
+    duration = 0.0
+    for step in range(96):
+        if step >= 24 and outcomes == {"old", "new"}:
+            break
+        if step % 8 == 0:
+            started = time.monotonic()
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            duration = time.monotonic() - started
+            start_from_old()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(duration * step / 20)
+        time.sleep(duration * 1.2 * (step % 24) / 23)
         process.send_signal(signal.SIGKILL)
         process.wait()
         # the next run recovers a half-done swap before anything else; reading is enough here
@@ -98,9 +110,7 @@ def test_sigkill_mid_build_leaves_old_or_new_chart_never_a_mix(workspace: Path) 
         assert tree in (old, new), f"mixed chart after a kill at step {step}"
         outcomes.add("new" if tree == new else "old")
         if tree == new:  # start the next round from the old chart again
-            spec.write_text(spec.read_text().replace("tag: 7.0.14-alpine", "tag: 7.0.15-alpine"))
-            subprocess.run(command, check=True, capture_output=True, timeout=120)
-            spec.write_text(spec.read_text().replace("tag: 7.0.15-alpine", "tag: 7.0.14-alpine"))
+            start_from_old()
     assert outcomes == {"old", "new"}, "kills never landed on both sides of the swap"
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     assert read_tree(out / "session-database") == new

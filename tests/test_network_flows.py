@@ -4,12 +4,13 @@ leaves open, at the policy's template line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chartgen.engines.netpol import Pod, Policy, flow_allowed
+from chartgen.engines.netpol import Pod, Policy, blocked_side
 from tests.test_validate import TEMPLATES, edit, validate
 
 NS = {"kubernetes.io/metadata.name": "db"}
@@ -33,17 +34,17 @@ def ingress(
 
 
 def test_no_policy_means_not_isolated() -> None:
-    assert flow_allowed([], CLIENT, REDIS, 6379, "TCP") == ""
+    assert blocked_side([], CLIENT, REDIS, 6379, "TCP") == ""
 
 
 def test_default_deny_blocks_both_sides() -> None:
-    assert flow_allowed([DENY_ALL], CLIENT, REDIS, 6379, "TCP") == "both"
+    assert blocked_side([DENY_ALL], CLIENT, REDIS, 6379, "TCP") == "both"
 
 
 def test_policy_types_default_to_ingress_only_without_egress_rules() -> None:
     only_ingress = Policy("i", "db", {"podSelector": {}, "ingress": []})
-    assert flow_allowed([only_ingress], REDIS, CLIENT, 80, "TCP") == "ingress"
-    assert flow_allowed([only_ingress], REDIS, OTHER_NS, 80, "TCP") == ""  # other namespace
+    assert blocked_side([only_ingress], REDIS, CLIENT, 80, "TCP") == "ingress"
+    assert blocked_side([only_ingress], REDIS, OTHER_NS, 80, "TCP") == ""  # other namespace
 
 
 def pods(**labels: str) -> dict[str, Any]:
@@ -93,7 +94,7 @@ INGRESS_CASES = [
 
 @pytest.mark.parametrize(("policy", "source", "port", "proto", "verdict"), INGRESS_CASES)
 def test_ingress_rules(policy: Policy, source: Pod, port: int, proto: str, verdict: str) -> None:
-    assert flow_allowed([policy], source, REDIS, port, proto) == verdict
+    assert blocked_side([policy], source, REDIS, port, proto) == verdict
 
 
 def test_egress_needs_its_own_allowance() -> None:
@@ -111,13 +112,16 @@ def test_egress_needs_its_own_allowance() -> None:
             ],
         },
     )
-    assert flow_allowed([DENY_ALL, ingress(None), egress], CLIENT, REDIS, 6379, "TCP") == ""
-    assert flow_allowed([DENY_ALL, ingress(None)], CLIENT, REDIS, 6379, "TCP") == "egress"
+    assert blocked_side([DENY_ALL, ingress(None), egress], CLIENT, REDIS, 6379, "TCP") == ""
+    assert blocked_side([DENY_ALL, ingress(None)], CLIENT, REDIS, 6379, "TCP") == "egress"
 
 
 def test_committed_chart_lets_every_needed_flow_through_and_no_other(project: Path) -> None:
-    result = validate(project, "--format", "text")
-    assert "[network-flows]" not in result.stdout, result.stdout
+    result = validate(project, "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert "network-flows" in report["checks"]  # it ran, and found nothing
+    assert [p for p in report["problems"] if p["check"].startswith("network")] == []
 
 
 def _flow_lines(out: str) -> list[str]:
@@ -172,3 +176,30 @@ def test_redis_open_to_the_whole_namespace_is_found(project: Path) -> None:
         in ln
         for ln in lines
     ), lines
+
+
+def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
+    """network-policy evaluates selectors as network-flows does: a default deny written with
+    matchExpressions still selects every pod of the release."""
+    edit(
+        project / TEMPLATES / "networkpolicy.yaml",
+        "  podSelector:\n    matchLabels:\n"
+        '      {{- include "session-database.selectorLabels" (dict "context" $) | nindent 6 }}\n'
+        "  policyTypes: [Ingress, Egress]",
+        "  podSelector:\n    matchExpressions:\n"
+        "      - {key: app.kubernetes.io/instance, operator: In, values: [{{ .Release.Name }}]}\n"
+        "  policyTypes: [Ingress, Egress]",
+    )
+    result = validate(project, "--format", "json", "--env", "production")
+    report = json.loads(result.stdout)
+    assert "network-policy" in report["checks"]
+    assert [p for p in report["problems"] if p["check"] == "network-policy"] == []
+    # it is read: the same deny without any selector match is reported
+    edit(
+        project / TEMPLATES / "networkpolicy.yaml",
+        "operator: In, values: [{{ .Release.Name }}]}",
+        "operator: In, values: [another-release]}",
+    )
+    result = validate(project, "--format", "json", "--env", "production")
+    found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
+    assert len(found) == 2 and all("no default-deny" in p["message"] for p in found)

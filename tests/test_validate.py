@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,14 +129,16 @@ def test_seeded_breakages_are_reported_at_their_source(project: Path) -> None:
         "sessions-session-database-redis.data.redis.conf: a password in clear text in a "
         "ConfigMap (requirepass) [secret-material]",
         "no default-deny NetworkPolicy (Ingress and Egress) selects these pods [network-policy]",
-        f"{chart}/values-staging.yaml:1:1: [staging]: helm render of",
         f"{chart}/templates/networkpolicy.yaml:1:1: templates/networkpolicy.yaml: missing",
         f"{chart}/templates/redis/statefulset.yaml:1:1: templates/redis/statefulset.yaml: "
         "differs from what the spec builds [drift]",
     ]
     for line in expected:
         assert line in out, f"missing:\n{line}\n--- got:\n{out}"
-    assert "additional properties 'bogus' not allowed" in out and values_line > 0
+    assert (
+        f"{chart}/values-staging.yaml:{values_line + 1}:5: [staging] redis.persistence.bogus: "
+        "values.schema.json: additional properties 'bogus' not allowed [render]"
+    ) in out
 
 
 def test_spec_problem_and_config(project: Path) -> None:
@@ -159,9 +163,24 @@ def test_spec_problem_and_config(project: Path) -> None:
     )
 
 
-def test_kubernetes_versions_are_chosen_and_checked() -> None:
-    chosen = validate(REPO, "--env", "production", "--kube-version", "1.30", "--format", "json")
-    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+def test_kubernetes_versions_are_chosen_and_checked(project: Path) -> None:
+    edit(
+        project / TEMPLATES / "redis/statefulset.yaml",
+        "replicas: {{ int .Values.redis.replicas }}",
+        'replicas: "{{ .Values.redis.replicas }}"',
+    )
+    chosen = validate(project, "--env", "production", "--kube-version", "1.30", "--format", "json")
+    assert chosen.returncode == 1, chosen.stdout + chosen.stderr
+    messages = [p["message"] for p in json.loads(chosen.stdout)["problems"]]
+    schema = [m for m in messages if m.startswith("Kubernetes ")]
+    assert schema and all(m.startswith("Kubernetes 1.30.0: ") for m in schema), schema
+    default = validate(project, "--env", "production", "--format", "json")
+    versions = {
+        p["message"].split(":")[0]
+        for p in json.loads(default.stdout)["problems"]
+        if p["message"].startswith("Kubernetes ")
+    }
+    assert len(versions) == 2 and "Kubernetes 1.25.0" in versions, versions
     unknown = validate(REPO, "--kube-version", "1.99")
     assert unknown.returncode == 2
     assert "no Kubernetes schemas for 1.99 (shipped: 1.25.0 to " in unknown.stderr
@@ -212,19 +231,77 @@ def test_machine_formats(project: Path, fmt: str) -> None:
         assert region["startLine"] > 1 and result_["level"] == "error"
 
 
+CACHE_NOTE = "verdict from .chartgen-cache/"
+
+
+def cached_validate(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """(stdout, 'hit' or 'miss') of a validate that may answer from the cache."""
+    result = subprocess.run(
+        [sys.executable, "-m", "chartgen", "validate", "--embedded-schemas", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout, "hit" if CACHE_NOTE in result.stderr else "miss"
+
+
 def test_unchanged_tree_is_answered_from_the_cache(project: Path) -> None:
-    args = [sys.executable, "-m", "chartgen", "validate", "--embedded-schemas"]
-    first = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
-    cache = list((project / ".chartgen-cache" / "validate").glob("*.json"))
-    assert len(cache) == 1
-    second = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
-    assert (second.returncode, second.stdout) == (first.returncode, first.stdout)
+    first, how = cached_validate(project)
+    assert how == "miss"
+    assert len(list((project / ".chartgen-cache" / "validate").glob("*.json"))) == 1
+    second, how = cached_validate(project)
+    assert (second, how) == (first, "hit")
     edit(
         project / TEMPLATES / "redis/statefulset.yaml",
         "          securityContext:\n",
         "          securityContext:\n            privileged: true\n",
     )
-    third = subprocess.run(args, cwd=project, capture_output=True, text=True, check=False)
-    assert third.returncode == 1 and "privileged" in third.stdout
-    assert "privileged" not in first.stdout
-    assert len(list((project / ".chartgen-cache" / "validate").glob("*.json"))) == 2
+    third, how = cached_validate(project)
+    assert how == "miss" and "privileged" in third and "privileged" not in first
+    # an overlay and the settings file are part of the key too
+    overlay = project / "values/environments/staging.yaml"
+    overlay.write_text(overlay.read_text() + "\n")
+    assert cached_validate(project)[1] == "miss"
+    (project / ".chartgen.yaml").write_text("checks: {disable: [amtool]}\n")
+    assert cached_validate(project)[1] == "miss"
+    assert cached_validate(project)[1] == "hit"
+
+
+def test_spec_at_the_repository_root_hits_the_cache(project: Path) -> None:
+    """The key hashes the spec and its overlays, not the folder holding them (and the cache)."""
+    (project / "values/topology.yaml").rename(project / "topology.yaml")
+    (project / "values/environments").rename(project / "environments")
+    args = ("--spec", "topology.yaml", "--env", "development")
+    assert cached_validate(project, *args)[1] == "miss"
+    assert cached_validate(project, *args)[1] == "hit"
+
+
+@pytest.mark.parametrize(
+    ("edited", "old", "new"),
+    [
+        ("templates/chart/templates/NOTES.txt.j2", "\n", "\n[# edited #]\n"),
+        ("validate/checks/image_pinned.py", "\n", "\n# edited\n"),
+        ("schemas/topology.schema.json", "{", "{ "),
+    ],
+)
+def test_editing_chartgen_itself_invalidates_the_cache(
+    project: Path, tmp_path: Path, edited: str, old: str, new: str
+) -> None:
+    """A changed template, check or schema of chartgen (same version string) is a new verdict."""
+    package = tmp_path / "pkg"
+    shutil.copytree(
+        REPO / "chartgen", package / "chartgen", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    args = ("--env", "development")
+    _, how = cached_validate(project, *args, env=env)
+    assert how == "miss"
+    assert cached_validate(project, *args, env=env)[1] == "hit"
+    target = package / "chartgen" / edited
+    text = target.read_text()
+    target.write_text(text.replace(old, new, 1))
+    assert cached_validate(project, *args, env=env)[1] == "miss"

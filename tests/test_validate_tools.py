@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from chartgen.engines.tools import Tools
-from chartgen.validate.context import ValidateContext
 from chartgen.validate.checks.crd_schema import check as crd_check
 from chartgen.validate.checks.promtool import check as promtool_check
+from chartgen.validate.context import ValidateContext
 from tests.test_validate import TEMPLATES, validate
 
 GOOD = """\

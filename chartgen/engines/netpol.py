@@ -132,8 +132,8 @@ def _allowed(
     return False
 
 
-def flow_allowed(policies: list[Policy], source: Pod, target: Pod, port: int, proto: str) -> str:
-    """'' if the flow passes, else which side blocks it: 'egress', 'ingress' or 'both'."""
+def blocked_side(policies: list[Policy], source: Pod, target: Pod, port: int, proto: str) -> str:
+    """Which side blocks the flow: 'egress', 'ingress' or 'both'; '' when it passes."""
     egress = _allowed(policies, source, target, "Egress", port, proto, target)
     ingress = _allowed(policies, target, source, "Ingress", port, proto, target)
     if egress and ingress:

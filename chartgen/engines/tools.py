@@ -35,7 +35,8 @@ def run_tool(command: list[str], timeout: float) -> subprocess.CompletedProcess[
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise ToolError(
-            f"{name} did not finish within {timeout:g} s: {' '.join(command[1:3])} ..."
+            f"{' '.join(command[:3])} ... did not finish within {timeout:g} s "
+            f"(a slow machine may set {TIMEOUT_VARIABLE}=<seconds>)"
         ) from None
     except OSError as exc:
         raise ToolError(f"{name} could not be started: {exc.strerror or exc}") from None

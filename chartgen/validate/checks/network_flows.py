@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chartgen.engines.helm import RenderedObject
-from chartgen.engines.netpol import Pod, Policy, flow_allowed, matches_selector, peer_matches
+from chartgen.engines.netpol import Pod, Policy, blocked_side, matches_selector, peer_matches
 from chartgen.engines.workloads import pod_template
 from chartgen.errors import Problem
 from chartgen.validate.context import ValidateContext
@@ -101,7 +101,7 @@ def _required_flows(
                 port = target.named_ports.get(flow.port_name)
                 if port is None or target_obj is None:
                     continue
-                blocked = flow_allowed(policies, source, target, *port)
+                blocked = blocked_side(policies, source, target, *port)
                 if not blocked:
                     continue
                 # blame the side that blocks; a synthetic client has no template to point at
@@ -119,7 +119,7 @@ def _dns(
 ) -> Iterator[Problem]:
     for component, (obj, pod) in pods.items():
         for proto in ("UDP", "TCP"):
-            if flow_allowed(policies, pod, DNS, 53, proto):
+            if blocked_side(policies, pod, DNS, 53, proto):
                 yield problem(
                     obj,
                     "egress",
@@ -142,7 +142,7 @@ def _closed_to_others(
         return  # every pod of the namespace is a client by configuration
     for component, (obj, pod) in pods.items():
         for port in pod.named_ports.values():
-            if not flow_allowed(policies, outsider, pod, *port):
+            if not blocked_side(policies, outsider, pod, *port):
                 yield problem(
                     obj,
                     "ingress",
