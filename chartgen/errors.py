@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -49,6 +50,23 @@ class Problem:
     message: str
     rule: str
     severity: str = "error"  # "error" or "warning"
+
+    def as_record(self) -> dict[str, str | int]:
+        """Plain data for JSON reports and the verdict cache."""
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+            "key": self.key,
+            "message": self.message,
+            "rule": self.rule,
+            "severity": self.severity,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Problem:
+        where = Location(str(record["file"]), int(record["line"]), int(record["column"]))
+        return cls(where, record["key"], record["message"], record["rule"], record["severity"])
 
     def format(self) -> str:
         prefix = "" if self.severity == "error" else f"{self.severity}: "

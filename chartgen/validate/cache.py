@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chartgen import __version__
-from chartgen.errors import Location, Problem
+from chartgen.errors import Problem
 from chartgen.validate.reporters import CheckSummary
 
 ENGINES = ("helm-python-sdk", "kubernetes-validate", "jsonschema", "ruamel.yaml", "jinja2")
@@ -86,16 +86,7 @@ def load(path: Path) -> tuple[tuple[Problem, ...], tuple[CheckSummary, ...]] | N
     """A stored verdict, or None when absent or unreadable."""
     try:
         data = json.loads(path.read_text("utf-8"))
-        problems = tuple(
-            Problem(
-                Location(p["file"], p["line"], p["column"]),
-                p["key"],
-                p["message"],
-                p["rule"],
-                p["severity"],
-            )
-            for p in data["problems"]
-        )
+        problems = tuple(Problem.from_record(p) for p in data["problems"])
         checks = tuple(CheckSummary(**c) for c in data["checks"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -105,18 +96,7 @@ def load(path: Path) -> tuple[tuple[Problem, ...], tuple[CheckSummary, ...]] | N
 def store(path: Path, problems: tuple[Problem, ...], checks: tuple[CheckSummary, ...]) -> None:
     """Write a verdict atomically; a cache that cannot be written is skipped, not an error."""
     record = {
-        "problems": [
-            {
-                "file": p.location.file,
-                "line": p.location.line,
-                "column": p.location.column,
-                "key": p.key,
-                "message": p.message,
-                "rule": p.rule,
-                "severity": p.severity,
-            }
-            for p in problems
-        ],
+        "problems": [p.as_record() for p in problems],
         "checks": [vars(c) for c in checks],
     }
     try:

@@ -36,24 +36,23 @@ def text(problems: Sequence[Problem], checks: Sequence[CheckSummary]) -> str:
     return "\n".join(lines)
 
 
+def _as_reported(problem: Problem) -> dict[str, str | int]:
+    """A problem as the JSON report shows it: its rule is the reporting check's id."""
+    record = problem.as_record()
+    record["check"] = record.pop("rule")
+    return {
+        key: record[key]
+        for key in ("file", "line", "column", "key", "message", "check", "severity")
+    }
+
+
 def as_json(problems: Sequence[Problem], checks: Sequence[CheckSummary]) -> str:
     return json.dumps(
         {
             "tool": {"name": "chartgen", "version": __version__},
             "checks": [c.id for c in checks],
             "summary": _counts(problems),
-            "problems": [
-                {
-                    "file": p.location.file,
-                    "line": p.location.line,
-                    "column": p.location.column,
-                    "key": p.key,
-                    "message": p.message,
-                    "check": p.rule,
-                    "severity": p.severity,
-                }
-                for p in problems
-            ],
+            "problems": [_as_reported(p) for p in problems],
         },
         indent=2,
     )
