@@ -12,11 +12,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Param:
-    """A leaf value: its default, what it means, and its JSON schema."""
+    """A leaf value: its default, what it means, its JSON schema and, where a spec key sets it,
+    that key's path (`source`)."""
 
     value: Any
     description: str
     schema: dict[str, Any] = field(default_factory=dict)
+    source: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,20 @@ def flatten(tree: dict[str, Node], prefix: str = "") -> Iterator[tuple[str, Para
             yield from flatten(node.children, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", node
+
+
+def sources(tree: dict[str, Node]) -> dict[tuple[str, ...], str]:
+    """Spec key -> the dotted Helm value it sets, for every leaf of `tree` that has a source."""
+    found: dict[tuple[str, ...], str] = {}
+    for dotted_key, param in flatten(tree):
+        if param.source is not None:
+            if param.source in found:
+                raise ValueError(
+                    f"spec key {'.'.join(param.source)} sets both {found[param.source]} "
+                    f"and {dotted_key}"
+                )
+            found[param.source] = dotted_key
+    return found
 
 
 def diff(

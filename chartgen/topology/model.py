@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.constraints import spec_default
 from chartgen.topology.quorum import majority
 
 
@@ -42,6 +43,16 @@ class Persistence:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """Timings of one Kubernetes probe."""
+
+    initial_delay_seconds: int
+    period_seconds: int
+    timeout_seconds: int
+    failure_threshold: int
+
+
+@dataclass(frozen=True)
 class RedisConfig:
     maxmemory: str
     maxmemory_policy: str
@@ -59,6 +70,10 @@ class Redis:
     config: RedisConfig
     resources: Resources
     persistence: Persistence
+    termination_grace_period_seconds: int
+    startup_probe: Probe
+    liveness_probe: Probe
+    readiness_probe: Probe
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,8 @@ class Sentinel:
     failover_timeout_ms: int
     parallel_syncs: int
     resources: Resources
+    liveness_probe: Probe
+    readiness_probe: Probe
 
     @property
     def effective_quorum(self) -> int:
@@ -133,6 +150,23 @@ def _resources(raw: dict[str, Any]) -> Resources:
     )
 
 
+def _probe(component: dict[str, Any], path: tuple[str, str]) -> Probe:
+    """The probe at spec `path` (component, probe), each timing defaulted from the schema."""
+    raw = component.get(path[1], {})
+
+    def timing(key: str) -> int:
+        value = raw.get(key, spec_default((*path, key)))
+        assert isinstance(value, int)
+        return value
+
+    return Probe(
+        initial_delay_seconds=timing("initialDelaySeconds"),
+        period_seconds=timing("periodSeconds"),
+        timeout_seconds=timing("timeoutSeconds"),
+        failure_threshold=timing("failureThreshold"),
+    )
+
+
 def build_model(spec: dict[str, Any]) -> Topology:
     """Turn a validated spec dict into the typed model, resolving defaults."""
     chart, redis, sentinel = spec["chart"], spec["redis"], spec["sentinel"]
@@ -176,6 +210,13 @@ def build_model(spec: dict[str, Any]) -> Topology:
                 storage_class=persistence.get("storageClass", ""),
                 access_modes=tuple(persistence.get("accessModes", ("ReadWriteOnce",))),
             ),
+            termination_grace_period_seconds=redis.get(
+                "terminationGracePeriodSeconds",
+                spec_default(("redis", "terminationGracePeriodSeconds")),
+            ),
+            startup_probe=_probe(redis, ("redis", "startupProbe")),
+            liveness_probe=_probe(redis, ("redis", "livenessProbe")),
+            readiness_probe=_probe(redis, ("redis", "readinessProbe")),
         ),
         sentinel=Sentinel(
             replicas=sentinel["replicas"],
@@ -186,6 +227,8 @@ def build_model(spec: dict[str, Any]) -> Topology:
             failover_timeout_ms=sentinel.get("failoverTimeout", 60000),
             parallel_syncs=sentinel.get("parallelSyncs", 1),
             resources=_resources(sentinel["resources"]),
+            liveness_probe=_probe(sentinel, ("sentinel", "livenessProbe")),
+            readiness_probe=_probe(sentinel, ("sentinel", "readinessProbe")),
         ),
         sessions=Sessions(
             index=sessions["index"],

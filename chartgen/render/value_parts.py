@@ -1,0 +1,153 @@
+"""Building blocks of the chart's values tree: JSON schema snippets and the groups that Redis and
+Sentinel share (resources, persistence, placement, probes). A value that a spec key sets carries
+that key as its `source`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chartgen.render.params import Group, Node, Param
+from chartgen.topology.constraints import EVICTION_POLICIES, MAXMEMORY_PATTERN, QUANTITY_PATTERN
+from chartgen.topology.model import Persistence, Probe, Resources
+
+SpecKey = tuple[str, ...]
+
+QUANTITY: dict[str, Any] = {"type": ["string", "number"], "pattern": QUANTITY_PATTERN}
+MAXMEMORY: dict[str, Any] = {"type": "string", "pattern": MAXMEMORY_PATTERN}
+PORT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 65535}
+FREE_OBJECT: dict[str, Any] = {"type": "object"}
+FREE_LIST: dict[str, Any] = {"type": "array"}
+STRING: dict[str, Any] = {"type": "string"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+
+
+def integer(minimum: int, maximum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+def enum(*choices: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(choices)}
+
+
+def eviction_policy() -> dict[str, Any]:
+    return enum(*EVICTION_POLICIES)
+
+
+def resources(res: Resources, component: str, source: SpecKey) -> Group:
+    def pair(kind: str, cpu: str, memory: str, desc: str) -> Group:
+        return Group(
+            desc,
+            {
+                "cpu": Param(cpu, "CPU quantity.", QUANTITY, (*source, kind, "cpu")),
+                "memory": Param(memory, "Memory quantity.", QUANTITY, (*source, kind, "memory")),
+            },
+        )
+
+    return Group(
+        f"{component.capitalize()} container resources.",
+        {
+            "requests": pair(
+                "requests", res.requests_cpu, res.requests_memory, "Reserved by the scheduler."
+            ),
+            "limits": pair(
+                "limits",
+                res.limits_cpu,
+                res.limits_memory,
+                "Hard limits; memory above is OOM-killed.",
+            ),
+        },
+    )
+
+
+def persistence(p: Persistence, source: SpecKey) -> Group:
+    return Group(
+        "PersistentVolumeClaim template for /data.",
+        {
+            "enabled": Param(
+                p.enabled,
+                "Keep data on a PVC; false uses an emptyDir.",
+                BOOLEAN,
+                (*source, "enabled"),
+            ),
+            "size": Param(p.size, "Requested volume size.", QUANTITY, (*source, "size")),
+            "storageClass": Param(
+                p.storage_class,
+                "StorageClass; empty uses the cluster default.",
+                STRING,
+                (*source, "storageClass"),
+            ),
+            "accessModes": Param(
+                list(p.access_modes),
+                "PVC access modes.",
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": enum("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"),
+                },
+                (*source, "accessModes"),
+            ),
+            "annotations": Param({}, "Annotations on the PVC template.", FREE_OBJECT),
+        },
+    )
+
+
+def placement(component: str) -> dict[str, Node]:
+    return {
+        "podAnnotations": Param({}, f"Extra annotations on {component} pods.", FREE_OBJECT),
+        "nodeSelector": Param({}, "Node labels the pods must match.", FREE_OBJECT),
+        "tolerations": Param([], "Taints the pods tolerate.", FREE_LIST),
+        "affinity": Param(
+            {}, "Affinity; replaces the generated pod anti-affinity when set.", FREE_OBJECT
+        ),
+        "podAntiAffinity": Param(
+            "soft",
+            "Spread pods over nodes: soft (preferred) or hard (required).",
+            enum("soft", "hard"),
+        ),
+        "topologySpread": Group(
+            "Spread pods over zones.",
+            {
+                "enabled": Param(True, "Add a topologySpreadConstraint.", BOOLEAN),
+                "topologyKey": Param(
+                    "topology.kubernetes.io/zone", "Node label of the domain.", STRING
+                ),
+                "maxSkew": Param(1, "Largest allowed difference in pods per domain.", integer(1)),
+            },
+        ),
+        "priorityClassName": Param("", "PriorityClass of the pods.", STRING),
+    }
+
+
+def probe(timings: Probe, what: str, source: SpecKey) -> Group:
+    return Group(
+        what,
+        {
+            "initialDelaySeconds": Param(
+                timings.initial_delay_seconds,
+                "Delay before the first probe.",
+                integer(0),
+                (*source, "initialDelaySeconds"),
+            ),
+            "periodSeconds": Param(
+                timings.period_seconds,
+                "Seconds between probes.",
+                integer(1),
+                (*source, "periodSeconds"),
+            ),
+            "timeoutSeconds": Param(
+                timings.timeout_seconds,
+                "Seconds before a probe times out.",
+                integer(1),
+                (*source, "timeoutSeconds"),
+            ),
+            "failureThreshold": Param(
+                timings.failure_threshold,
+                "Failures before the probe gives up.",
+                integer(1),
+                (*source, "failureThreshold"),
+            ),
+        },
+    )
