@@ -4,6 +4,7 @@ map (`spec_sources`) is read off the tree, never kept by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from chartgen.render.params import Group, Node, Param, sources
@@ -281,11 +282,17 @@ def _sentinel(sentinel: Sentinel) -> dict[str, Node]:
     }
 
 
-def _sessions(sessions: Sessions) -> dict[str, Node]:
-    spec = ("databases", "sessions")
+def _database_setting(database: str) -> Callable[[int, str, str], Param]:
+    """A positive setting of one database, described by its application variable name."""
 
-    def setting(value: int, env: str, key: str) -> Param:
-        return Param(value, f"{env}.", integer(1), (*spec, key))
+    def setting(value: int, variable: str, key: str) -> Param:
+        return Param(value, f"{variable}.", integer(1), ("databases", database, key))
+
+    return setting
+
+
+def _sessions(sessions: Sessions) -> dict[str, Node]:
+    setting = _database_setting("sessions")
 
     return {
         "sessions": Group(
@@ -316,10 +323,7 @@ def _sessions(sessions: Sessions) -> dict[str, Node]:
 
 
 def _cache(cache: Cache) -> dict[str, Node]:
-    spec = ("databases", "cache")
-
-    def setting(value: int, env: str, key: str) -> Param:
-        return Param(value, f"{env}.", integer(1), (*spec, key))
+    setting = _database_setting("cache")
 
     return {
         "cache": Group(

@@ -129,7 +129,6 @@ class Topology:
     environments: tuple[str, ...]
     mode: str
     image: Image
-    metrics_port: int
     redis: Redis
     sentinel: Sentinel
     sessions: Sessions
@@ -190,7 +189,6 @@ def build_model(spec: dict[str, Any]) -> Topology:
             str(spec["image"]["tag"]),
             spec["image"].get("pullPolicy", "IfNotPresent"),
         ),
-        metrics_port=spec["ports"]["metrics"],
         redis=Redis(
             replicas=redis["replicas"],
             port=spec["ports"]["redis"],

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-_K8S = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+from chartgen.topology.constraints import MAXMEMORY_PATTERN, QUANTITY_PATTERN
+
+# The spec schema's own patterns (one definition): number in group 1, unit in the last group.
+_K8S = re.compile(QUANTITY_PATTERN)
 _K8S_FACTORS = {
     None: Decimal(1),
     "m": Decimal("0.001"),
@@ -23,7 +26,7 @@ _K8S_FACTORS = {
     "Ei": Decimal(2) ** 60,
 }
 
-_REDIS = re.compile(r"^([0-9]+)(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
+_REDIS = re.compile(MAXMEMORY_PATTERN)
 # redis.conf: k/m/g are powers of 1000, kb/mb/gb powers of 1024.
 _REDIS_FACTORS = {
     None: 1,
@@ -42,7 +45,7 @@ def k8s_quantity(value: str | int | float) -> Decimal:
     match = _K8S.match(str(value))
     if match is None:
         raise ValueError(f"not a Kubernetes quantity: {value!r}")
-    return Decimal(match.group(1)) * _K8S_FACTORS[match.group(2)]
+    return Decimal(match.group(1)) * _K8S_FACTORS[match.group(match.re.groups)]
 
 
 def redis_bytes(value: str) -> int:
@@ -50,5 +53,5 @@ def redis_bytes(value: str) -> int:
     match = _REDIS.match(value)
     if match is None:
         raise ValueError(f"not a Redis memory size: {value!r}")
-    unit = match.group(2).lower() if match.group(2) else None
-    return int(match.group(1)) * _REDIS_FACTORS[unit]
+    unit = match.group(match.re.groups)
+    return int(value[: len(value) - len(unit or "")]) * _REDIS_FACTORS[unit]
