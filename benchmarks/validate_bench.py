@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -179,6 +180,10 @@ def baseline_chain(
     return steps
 
 
+def say(text: str) -> None:
+    print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="    "))
+
+
 def describe(root: Path, versions: Sequence[str], have_tools: bool) -> None:
     """What each side of the comparison does, so the ratios can be read for what they are."""
     from chartgen.validate.checks import CHECK_IDS
@@ -186,28 +191,29 @@ def describe(root: Path, versions: Sequence[str], have_tools: bool) -> None:
     envs = environments_of(root / CHART)
     missing = [c for c in CHECK_IDS if c not in BASELINE_CHECKS]
     print("What is compared (committed chart):")
-    print(
-        f"  chartgen validate --no-cache --embedded-schemas: all {len(CHECK_IDS)} checks "
-        f"({', '.join(CHECK_IDS)})\n    on {len(envs)} environments ({', '.join(envs)}) and "
-        f"Kubernetes {' and '.join(versions)}; Helm v4 engine in-process (lint and render\n"
-        "    overlap the Python checks on 2 threads), embedded schema validator"
+    say(
+        f"chartgen validate --no-cache --embedded-schemas: all {len(CHECK_IDS)} checks "
+        f"({', '.join(CHECK_IDS)}) on {len(envs)} environments ({', '.join(envs)}) and "
+        f"Kubernetes {' and '.join(versions)}; Helm v4 engine in-process (lint and render "
+        "overlap the Python checks on 2 threads), embedded schema validator."
     )
     if not have_tools:
-        print("  baseline chain: skipped (Helm v3 CLI or kubeconform not found)\n")
+        say("baseline chain: skipped (Helm v3 CLI or kubeconform not found)")
+        print()
         return
-    print(
-        f"  baseline chain: per environment `helm lint --strict` and `helm template` (Helm v3 "
-        f"CLI, one process each),\n    then `kubeconform -strict` once per Kubernetes version "
-        f"({', '.join(versions)}) over all {len(envs)} rendered environments,\n"
-        "    with the same local strict schemas chartgen gives kubeconform. Same environments, "
-        "same versions;\n"
-        f"    it does NOT run {len(missing)} of chartgen's {len(CHECK_IDS)} checks: "
-        f"{', '.join(missing)}"
+    say(
+        "baseline chain: per environment `helm lint --strict` and `helm template` (Helm v3 "
+        "CLI, one process each), then `kubeconform -strict` once per Kubernetes version "
+        f"({', '.join(versions)}) over all {len(envs)} rendered environments, with the same "
+        "local strict schemas chartgen gives kubeconform. Same environments and versions, "
+        f"but it does NOT run {len(missing)} of chartgen's {len(CHECK_IDS)} checks: "
+        f"{', '.join(missing)}."
     )
-    print(
-        "  exit codes checked on every timed run: chartgen validate 0 (the committed chart and "
-        "the generated\n    environments have no errors), each chain step 0, `--help` 0\n"
+    say(
+        "Exit codes checked on every timed run: chartgen validate 0 (the committed chart and "
+        "the generated environments have no errors), each chain step 0, `--help` 0."
     )
+    print()
 
 
 def main() -> None:
@@ -332,7 +338,7 @@ def scaling(
         if helm and kubeconform:
             steps = baseline_chain(root, helm, kubeconform, versions, scratch / f"chain{count}")
             samplers[f"chain {count}"] = sequence(steps)
-    times = interleaved(samplers, 3)
+    times = interleaved(samplers, 5)
     sides = ["chartgen"] + (["chain"] if helm and kubeconform else [])
     print(
         "\nGenerated environments (each also validates values.yaml; both Kubernetes versions):"
@@ -347,22 +353,27 @@ def scaling(
             line += f"  {chain:13.2f} s  {ours / chain:5.2f}"
         print(line + ("   target 50 envs < 10 s" if count == 50 else ""))
     print(
-        "fit over every run: time = a + b*n; a = fixed cost (start-up, spec, checks run once),\n"
-        "b = marginal cost of one more environment; linearity = marginal cost 25->50 divided by\n"
-        "marginal cost 10->25 (medians): 1.0 = linear, above 1 = each environment costs more as\n"
-        "they grow"
+        "Fit over every run: time = a + b*n, a = fixed cost (start-up, spec, checks that run "
+        "once),\nb = marginal cost of one more environment. Linearity = marginal cost 25->50 / "
+        "marginal cost\n10->25 (from the medians): 1.0 = linear, above 1 = environments cost "
+        "more as they grow."
     )
+    slopes = {}
     for side in sides:
         xs = [float(c) for c in COUNTS for _ in times[f"{side} {c}"]]
         ys = [t for c in COUNTS for t in times[f"{side} {c}"]]
-        slope, intercept = statistics.linear_regression(xs, ys)
+        slopes[side], intercept = statistics.linear_regression(xs, ys)
         m = [med[f"{side} {c}"] for c in COUNTS]
         low = (m[1] - m[0]) / (COUNTS[1] - COUNTS[0])
         high = (m[2] - m[1]) / (COUNTS[2] - COUNTS[1])
         print(
-            f"  {side:<9} a = {intercept:5.2f} s   b = {slope * 1000:5.1f} ms per environment   "
-            f"linearity {high / low:5.2f}"
+            f"  {side:<9} a = {intercept:5.2f} s   b = {slopes[side] * 1000:5.1f} ms/env   "
+            f"marginal 10->25 {low * 1000:5.1f} ms/env, 25->50 {high * 1000:5.1f} ms/env"
+            f"   linearity {high / low:4.2f}"
         )
+    if len(sides) > 1:
+        ratio = slopes["chartgen"] / slopes["chain"]
+        print(f"  marginal cost ratio b(chartgen) / b(chain): {ratio:.2f}")
 
 
 def rate_comparison(root: Path, kubeconform: str) -> None:
