@@ -13,7 +13,6 @@ from pathlib import Path
 
 from chartgen.errors import DriftError, Problem
 from chartgen.render.chart import ChartSources, render_chart
-from chartgen.topology.load import display_path
 from chartgen.topology.model import build_model
 from chartgen.topology.resolve import ValidatedSpec, resolve
 from chartgen.writer import compare, write_atomically
@@ -40,13 +39,23 @@ class BuildResult:
     warnings: tuple[Problem, ...]
 
 
+def _source_name(path: Path, root: Path) -> str:
+    """How the values files' headers name a source: relative to the working directory as the
+    user named it, or, outside it, by its last two path parts, never by a machine's absolute
+    path."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(*resolved.parts[-2:]).as_posix()
+
+
 def render_validated(ctx: BuildContext, spec: ValidatedSpec) -> dict[str, bytes]:
     """Model and render a validated spec: every file of the chart, in memory."""
     base = build_model(spec.base)
     environments = {name: build_model(data) for name, data in spec.environments.items()}
     sources = ChartSources(
-        spec=display_path(ctx.spec, ctx.root),
-        overlays=display_path(ctx.overlays_dir, ctx.root),
+        spec=_source_name(ctx.spec, ctx.root), overlays=_source_name(ctx.overlays_dir, ctx.root)
     )
     return render_chart(base, environments, spec.overlay_keys, sources)
 
