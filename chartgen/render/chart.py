@@ -84,7 +84,14 @@ def render_chart(
         files[f"values-{name}.yaml"] = _overlay_file(name, base, model, overlay_keys[name], sources)
     try:
         for template in sorted(env.list_templates()):
-            if not template.startswith(CHART_TEMPLATES) or not template.endswith(".j2"):
+            if not template.startswith(CHART_TEMPLATES):
+                continue
+            if not template.endswith(".j2"):
+                # Copied as they are: files the chart reads with .Files.Get (its shell scripts),
+                # kept as real files so that shellcheck and editors see plain shell.
+                assert env.loader is not None
+                source, _, _ = env.loader.get_source(env, template)
+                files[template[len(CHART_TEMPLATES) :]] = source
                 continue
             target = template[len(CHART_TEMPLATES) : -len(".j2")]
             text = env.get_template(template).render(context)

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Starts redis-server in the role the cluster already agreed on, so that a restarted pod
+# rejoins the current master instead of coming back as a second one.
+set -eu
+. "$(dirname "$0")/lib.sh"
+conf="$RUNTIME_DIR/redis.conf"
+{
+  echo "include $CONFIG_FILE"
+  echo "port $REDIS_PORT"
+  echo "dir $DATA_DIR"
+} > "$conf"
+
+if [ "$REDIS_MODE" = "ha" ]; then
+  {
+    echo "replica-announce-ip $ANNOUNCE_HOST"
+    echo "replica-announce-port $REDIS_PORT"
+  } >> "$conf"
+  # 1. The Sentinels know the current master, also after a failover.
+  sentinel_master 5 || true
+  # 2. No Sentinel knows one (first start, full outage): the seed pod is the master.
+  if [ -z "$master_host" ]; then
+    master_host="$SEED_HOST"
+    master_port="$SEED_PORT"
+  fi
+  if [ "$master_host" = "$ANNOUNCE_HOST" ] && [ "$master_port" = "$REDIS_PORT" ]; then
+    echo "start-redis: starting as master"
+  else
+    echo "start-redis: starting as replica of $master_host:$master_port"
+    echo "replicaof $master_host $master_port" >> "$conf"
+  fi
+fi
+exec redis-server "$conf" "$@"
