@@ -56,6 +56,8 @@ DATA_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("+ping", "+info", "+role", "+client|pause", "+client|unpause", "+replicaof"),
         (),
     ),
+    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation).
+    "reloader": (("+ping", "+acl|load"), ()),
     # The operator identity of the guide: `redis-cli -a $REDIS_PASSWORD info replication` and
     # `BGSAVE`; reads state, takes snapshots, changes nothing.
     "default": (("+ping", "+info", "+role", "+bgsave", "+lastsave", "+slowlog|get"), ()),
@@ -70,6 +72,7 @@ SENTINEL_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     # Chart scripts and probes: where is the master, hand it over before a master pod stops.
     "probe": (("+ping", "+sentinel|get-master-addr-by-name", "+sentinel|failover"), ()),
+    "reloader": (("+ping", "+acl|load"), ()),
     # The guide's `redis-cli -p 26379 -a $SENTINEL_PASSWORD sentinel masters`: state, read-only.
     "default": (
         (

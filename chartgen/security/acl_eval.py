@@ -177,6 +177,7 @@ def allowed(
     key: str | None = None,
     db: int | None = None,
     side: str = "server",
+    channel: str | None = None,
 ) -> bool:
     """Whether a user with `rules` (authenticated) may run `command [subcommand] [key]` in `db`."""
     user = AclUser.parse(rules, side)
@@ -185,5 +186,7 @@ def allowed(
     if db is not None and not user.can_use_db(db):
         return False
     if not user.can_run(command, subcommand):
+        return False
+    if channel is not None and not user.can_channel(channel):
         return False
     return key is None or not user.takes_keys(command, subcommand) or user.can_key(key)
