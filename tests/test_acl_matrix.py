@@ -4,6 +4,7 @@ foreign keys, own and foreign DBs} probed as that user, printed (pytest -s) and 
 ACL evaluator's verdict asserted equal to Redis' in every cell. Then replication, a Sentinel
 failover, the exporter as `monitor`, `redis-cli --rdb` as `backup`, and a password rotation."""
 
+# ruff: noqa: E501
 from __future__ import annotations
 
 import secrets
@@ -105,7 +106,9 @@ def _wait(port: int, user: str, password: str) -> None:
     raise RuntimeError(f"port {port} never answered")
 
 
-def _write_acl(path: Path, users: tuple[AclUser, ...], pw: dict[str, list[str]], admin: str) -> None:
+def _write_acl(
+    path: Path, users: tuple[AclUser, ...], pw: dict[str, list[str]], admin: str
+) -> None:
     lines = acl_lines(users, pw)
     lines.append(f"user {ADMIN} on {password_hash(admin)} ~* &* +@all")
     path.write_text("\n".join(lines) + "\n")
@@ -139,7 +142,9 @@ def cluster() -> Iterator[Cluster]:
                     conf.append(f"replicaof 127.0.0.1 {dports[0]}")
                 (node / "redis.conf").write_text("\n".join(conf) + "\n")
                 log = (node / "log").open("wb")
-                procs.append(subprocess.Popen(["redis-server", str(node / "redis.conf")], stdout=log))
+                procs.append(
+                    subprocess.Popen(["redis-server", str(node / "redis.conf")], stdout=log)
+                )
             for port in dports:
                 _wait(port, ADMIN, admin)
             for i, port in enumerate(sports):
@@ -157,7 +162,9 @@ def cluster() -> Iterator[Cluster]:
                 ]  # fmt: skip
                 (node / "sentinel.conf").write_text("\n".join(conf) + "\n")
                 log = (node / "log").open("wb")
-                procs.append(subprocess.Popen(["redis-sentinel", str(node / "sentinel.conf")], stdout=log))
+                procs.append(
+                    subprocess.Popen(["redis-sentinel", str(node / "sentinel.conf")], stdout=log)
+                )
             for port in sports:
                 _wait(port, ADMIN, admin)
             yield Cluster(tmp, model, dports, sports, data, sent, pw, spw, admin)
@@ -204,7 +211,9 @@ class Cell:
 def _cells(c: Cluster, user: AclUser) -> Iterator[Cell]:
     side_port = c.data_ports[0] if user.side == "server" else c.sentinel_ports[0]
     password = (c.pw if user.side == "server" else c.spw)[user.name][0]
-    role = next((r for r in c.model.roles if r.name == user.name), None) if not user.internal else None
+    role = (
+        next((r for r in c.model.roles if r.name == user.name), None) if not user.internal else None
+    )
     own_key = role.key_patterns[0].replace("*", "matrix") if role and role.key_patterns else None
     foreign = "foreign:matrix"
     key = own_key or foreign
@@ -240,15 +249,209 @@ def _cells(c: Cluster, user: AclUser) -> Iterator[Cell]:
             yield probe(f"select {db} (foreign)", "select", ["SELECT", str(db)], False, None)
 
 
+def mark(verdict: bool) -> str:
+    return "allow" if verdict else "deny"
+
+
 def test_acl_matrix(cluster: Cluster) -> None:
     cells = [cell for user in cluster.data + cluster.sentinel for cell in _cells(cluster, user)]
     print(f"\nACL matrix on redis-server/redis-sentinel 7.0 ({len(cells)} cells)")
     print(f"{'side':9} {'user':12} {'probe':40} {'expect':7} {'redis':7} evaluator")
     for cell in cells:
-        mark = lambda v: "allow" if v else "deny"  # noqa: E731
         print(f"{cell.side:9} {cell.user:12} {cell.label:40} {mark(cell.expected):7} "
               f"{mark(cell.redis):7} {mark(cell.evaluator)}")  # fmt: skip
     wrong = [c for c in cells if c.redis != c.expected]
     disagree = [c for c in cells if c.evaluator != c.redis]
     assert not wrong, "\n".join(map(str, wrong))
     assert not disagree, disagree
+
+
+def _admin(c: Cluster, port: int) -> Resp:
+    conn = Resp(port)
+    conn.call("AUTH", ADMIN, c.admin_pw)
+    return conn
+
+
+def _acl_log(c: Cluster, ports: list[int]) -> list[str]:
+    """ACL LOG entries (username, reason, object) on `ports`, then cleared."""
+    out = []
+    for port in ports:
+        with _admin(c, port) as conn:
+            for entry in conn.call("ACL", "LOG"):
+                fields = dict(zip(entry[::2], entry[1::2], strict=False))
+                out.append(f"{port} {fields['username']} {fields['reason']} {fields['object']}")
+            conn.call("ACL", "LOG", "RESET")
+    return out
+
+
+def _as(c: Cluster, port: int, user: str, sentinel: bool = False) -> Resp:
+    conn = Resp(port)
+    conn.call("AUTH", user, (c.spw if sentinel else c.pw)[user][0])
+    return conn
+
+
+def _cli(*args: str) -> str:
+    result = subprocess.run(
+        ["redis-cli", *args], check=False, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_replication_exporter_backup_operator(cluster: Cluster) -> None:
+    c = cluster
+    _acl_log(c, c.data_ports + c.sentinel_ports)  # the matrix' own denials
+    with _as(c, c.data_ports[0], "app") as app:
+        app.call("SET", "session:repl", "1")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with _as(c, c.data_ports[0], "probe") as probe:
+            if "connected_slaves:2" in probe.call("INFO", "replication"):
+                break
+        time.sleep(0.1)
+    value = None
+    while time.monotonic() < deadline and value is None:
+        with _as(c, c.data_ports[1], "app") as app:
+            value = app.call("GET", "session:repl")
+        time.sleep(0.05)
+    assert value == "1", "the write never reached the replica"
+    # the exporter as monitor against a data pod and a Sentinel
+    for port in (c.data_ports[0], c.sentinel_ports[0]):
+        web = free_port()
+        exporter = subprocess.Popen(
+            ["prometheus-redis-exporter", "-redis.addr", f"redis://127.0.0.1:{port}",
+             "-redis.user", "monitor", "-redis.password", c.pw["monitor"][0],
+             "-web.listen-address", f"127.0.0.1:{web}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            body = ""
+            for _ in range(100):
+                try:
+                    body = urllib.request.urlopen(f"http://127.0.0.1:{web}/metrics").read().decode()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        finally:
+            exporter.terminate()
+            exporter.wait()
+        assert "redis_up 1" in body.splitlines(), port
+        print(f"exporter as monitor on {port}: redis_up 1")
+    # redis-cli --rdb as backup
+    rdb = c.tmp / "backup.rdb"
+    _cli("-p", str(c.data_ports[0]), "--user", "backup", "--pass", c.pw["backup"][0],
+         "--no-auth-warning", "--rdb", str(rdb))  # fmt: skip
+    assert rdb.read_bytes().startswith(b"REDIS"), "not an RDB file"
+    print(f"redis-cli --rdb as backup: {rdb.stat().st_size} bytes")
+    # the guide's operator commands as default
+    out = _cli("-p", str(c.data_ports[0]), "-a", c.pw["default"][0], "--no-auth-warning",
+               "info", "replication")  # fmt: skip
+    assert "role:master" in out
+    saved = _cli(
+        "-p", str(c.data_ports[0]), "-a", c.pw["default"][0], "--no-auth-warning", "BGSAVE"
+    )
+    assert "Background saving started" in saved or "already in progress" in saved, saved
+    out = _cli("-p", str(c.sentinel_ports[0]), "-a", c.spw["default"][0], "--no-auth-warning",
+               "sentinel", "masters")  # fmt: skip
+    assert MASTER_SET in out
+    log = _acl_log(c, c.data_ports + c.sentinel_ports)
+    assert not log, log
+
+
+def test_failover_with_auth(cluster: Cluster) -> None:
+    c = cluster
+    old = c.data_ports[0]
+    deadline = time.monotonic() + 30
+    while True:  # every Sentinel knows both replicas and both peers
+        ready = True
+        for port in c.sentinel_ports:
+            with _as(c, port, "default", sentinel=True) as s:
+                ready &= len(s.call("SENTINEL", "REPLICAS", MASTER_SET)) >= 2
+                ready &= len(s.call("SENTINEL", "SENTINELS", MASTER_SET)) == 2
+        if ready or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    logs = "".join((c.tmp / f"sentinel-{i}" / "log").read_text()[-1500:] for i in range(3))
+    assert ready, f"Sentinels never discovered replicas and peers with auth on\n{logs}"
+    start = time.monotonic()
+    with _as(c, c.sentinel_ports[0], "probe", sentinel=True) as s:
+        assert s.call("SENTINEL", "FAILOVER", MASTER_SET) == "OK"
+    new = None
+    while time.monotonic() - start < 30 and new is None:
+        with _as(c, c.sentinel_ports[1], "probe", sentinel=True) as s:
+            port = int(s.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_SET)[1])
+        new = port if port != old else None
+        time.sleep(0.1)
+    assert new, "no new master"
+    promoted = time.monotonic() - start
+    while time.monotonic() - start < 30:
+        with _as(c, old, "probe") as probe:
+            info = probe.call("INFO", "replication")
+        if f"master_port:{new}" in info and "master_link_status:up" in info:
+            break
+        time.sleep(0.1)
+    assert f"master_port:{new}" in info and "master_link_status:up" in info, info
+    followed = time.monotonic() - start
+    print(
+        f"failover: new master after {promoted:.2f}s, old master following it after {followed:.2f}s"
+    )
+    log = _acl_log(c, c.data_ports + c.sentinel_ports)
+    assert not log, log
+
+
+def test_rotation_without_failed_auth(cluster: Cluster) -> None:  # noqa: PLR0915
+    c = cluster
+    port = c.data_ports[0]
+    old, new = c.pw["app"][0], secrets.token_hex(16)
+    acl = c.tmp / "users.acl"
+
+    def load(passwords: list[str]) -> None:
+        _write_acl(acl, c.data, {**c.pw, "app": passwords}, c.admin_pw)
+        with _as(c, port, "reloader") as r:
+            assert r.call("ACL", "LOAD") == "OK"
+
+    current = [old]
+    counts = {"ok": 0, "failed": 0}
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                with Resp(port) as conn:
+                    conn.call("AUTH", "app", current[0])
+                    conn.call("GET", "session:rot")
+                counts["ok"] += 1
+            except RespError:
+                counts["failed"] += 1
+            time.sleep(0.005)
+
+    held = Resp(port)
+    held.call("AUTH", "app", old)
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        load([old, new])  # overlap: both accepted
+        for pw in (old, new):
+            with Resp(port) as conn:
+                assert conn.call("AUTH", "app", pw) == "OK"
+        time.sleep(0.3)
+        current[0] = new  # the client switches within the overlap
+        time.sleep(0.3)
+        load([new])
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join()
+    with Resp(port) as conn, pytest.raises(RespError, match="WRONGPASS"):
+        conn.call("AUTH", "app", old)
+    try:
+        held.call("PING")
+        held_state = "still connected"
+    except (RespError, OSError) as exc:
+        held_state = f"dropped ({exc})"
+    finally:
+        held.close()
+    print(f"rotation: {counts['ok']} authentications, {counts['failed']} failed; "
+          f"a connection authenticated with the old password: {held_state}")  # fmt: skip
+    assert counts["failed"] == 0 and counts["ok"] > 50
