@@ -119,6 +119,9 @@ class Role:
     description: str
     databases: tuple[str, ...]
     key_patterns: tuple[str, ...]
+    # ACL command rules ('+get', '+config|get', '-@all' is implied); None: the default
+    # data-access list of chartgen.security.acl (only for roles with databases).
+    commands: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,13 @@ def build_model(spec: dict[str, Any]) -> Topology:
             max_entries_per_service=cache["maxEntriesPerService"],
         ),
         roles=tuple(
-            Role(name, body["description"], tuple(body["databases"]), tuple(body["keyPatterns"]))
+            Role(
+                name,
+                body["description"],
+                tuple(body["databases"]),
+                tuple(body["keyPatterns"]),
+                tuple(body["commands"]) if "commands" in body else None,
+            )
             for name, body in sorted(spec["roles"].items())
         ),
     )

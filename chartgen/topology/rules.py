@@ -239,6 +239,85 @@ def token_lifetimes(spec: dict[str, Any]) -> Iterator[Finding]:
         )
 
 
+def role_keys_and_databases(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Key patterns and databases go together: patterns without a database cannot be reached
+    (no SELECT) except in DB 0 by accident; a database without patterns grants nothing in it."""
+    for role, body in spec["roles"].items():
+        if body["keyPatterns"] and not body["databases"]:
+            yield ("roles", role, "keyPatterns"), "key patterns but no database to use them in"
+        if body["databases"] and not body["keyPatterns"]:
+            yield ("roles", role, "databases"), "databases but no key patterns: no key is reachable"
+
+
+def role_name_internal(spec: dict[str, Any]) -> Iterator[Finding]:
+    """The chart's own ACL identities (default, replication, sentinel, probe) are not role names."""
+    from chartgen.security.acl import INTERNAL_NAMES
+
+    for role in spec["roles"]:
+        if role in INTERNAL_NAMES:
+            yield (
+                ("roles", role),
+                f"'{role}' is an identity the chart defines itself; rename the role",
+            )
+
+
+def role_commands_forbidden(spec: dict[str, Any]) -> Iterator[Finding]:
+    """A role's commands, evaluated as Redis 7.0 would, must not grant what the spec structure
+    reserves (flushing, KEYS, ACL, CONFIG SET, DEBUG, SHUTDOWN, MODULE, replication topology,
+    moving keys across databases)."""
+    from chartgen.security.acl_eval import AclSyntaxError, allowed
+    from chartgen.security.policy import FORBIDDEN_FOR_ROLES, spec_role_rules
+
+    for role, body in spec["roles"].items():
+        if any(c.startswith(PASSWORD_PREFIXES) for c in body.get("commands", ())):
+            continue  # reported by acl-password-literal
+        try:
+            rules = spec_role_rules(spec, role)
+            granted = [
+                f"{cmd}|{sub}" if sub else cmd
+                for cmd, sub in FORBIDDEN_FOR_ROLES
+                if allowed(rules, cmd, sub)
+            ]
+        except AclSyntaxError as exc:
+            yield ("roles", role, "commands"), str(exc)
+            continue
+        if granted:
+            yield (
+                ("roles", role, "commands"),
+                f"grants {', '.join(granted)}, which no spec role may run",
+            )
+
+
+PASSWORD_PREFIXES = (">", "<", "#", "!")
+SECRET_KEY_NAMES = frozenset({"password", "passwd", "pass", "secret", "token", "requirepass"})
+
+
+def _secret_findings(data: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    import re
+
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).lower() in SECRET_KEY_NAMES:
+                yield (*path, key), "a password in the spec: give it through a Secret"
+            else:
+                yield from _secret_findings(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _secret_findings(value, (*path, index))
+    elif isinstance(data, str):
+        in_commands = "commands" in path
+        if (in_commands and data.startswith(PASSWORD_PREFIXES)) or re.fullmatch(
+            r"#?[0-9a-fA-F]{64}", data
+        ):
+            yield path, "a password or password hash in the spec: give it through a Secret"
+
+
+def acl_password_literal(spec: dict[str, Any]) -> Iterator[Finding]:
+    """No password, password hash or secret-named key anywhere in the spec (the value is never
+    echoed)."""
+    yield from _secret_findings(spec, ())
+
+
 RULES: tuple[Rule, ...] = (
     Rule("sentinel-count", "error", sentinel_count),
     Rule("sentinel-count-odd", "warning", sentinel_count_odd),
@@ -256,4 +335,8 @@ RULES: tuple[Rule, ...] = (
     Rule("pinned-image", "error", pinned_image),
     Rule("role-databases", "error", role_databases),
     Rule("token-lifetimes", "warning", token_lifetimes),
+    Rule("role-keys-and-databases", "error", role_keys_and_databases),
+    Rule("role-name-internal", "error", role_name_internal),
+    Rule("role-commands-forbidden", "error", role_commands_forbidden),
+    Rule("acl-password-literal", "error", acl_password_literal),
 )
