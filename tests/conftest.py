@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,23 @@ def project(workspace: Path) -> Path:
     """values/ and the committed chart, copied: a tree a test may break."""
     shutil.copytree(CHART, workspace / "generated/helm/session-database")
     return workspace
+
+
+# The deployment guide's install passes these two (`--set redis.auth.password=...`); the others
+# are derived from them by the chart.
+GUIDE_PASSWORDS = {"password": "guide-redis-password", "sentinel": {"password": "guide-sentinel"}}
+
+
+def install_values(environment: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`extra` plus what the guide's install command adds: the two passwords, where the
+    environment takes passwords from Helm values (development and plain values.yaml)."""
+    values = dict(extra or {})
+    auth = helm.merged_values(CHART, environment).get("auth", {})
+    if auth.get("source") == "values":
+        redis = dict(values.get("redis", {}))
+        redis["auth"] = GUIDE_PASSWORDS
+        values["redis"] = redis
+    return values
 
 
 # Quick detection, but a failover timeout long enough that a loaded CI machine does not see a

@@ -35,6 +35,7 @@ K = "{k}"
 INVOKE: dict[str, list[str]] = {
     "ping": ["PING"], "client|setname": ["CLIENT", "SETNAME", "matrix"], "multi": ["MULTI"],
     "exec": ["EXEC"], "discard": ["DISCARD"], "watch": ["WATCH", K], "unwatch": ["UNWATCH"],
+    "wait": ["WAIT", "0", "10"],
     "get": ["GET", K], "set": ["SET", K, "v"], "getex": ["GETEX", K], "getdel": ["GETDEL", K],
     "mget": ["MGET", K], "exists": ["EXISTS", K], "del": ["DEL", K], "unlink": ["UNLINK", K],
     "expire": ["EXPIRE", K, "100"], "pexpire": ["PEXPIRE", K, "100000"],
@@ -56,6 +57,9 @@ INVOKE: dict[str, list[str]] = {
     "config|rewrite": ["CONFIG", "REWRITE"], "script|kill": ["SCRIPT", "KILL"],
     "client|pause": ["CLIENT", "PAUSE", "1", "WRITE"], "client|unpause": ["CLIENT", "UNPAUSE"],
     "replicaof": ["REPLICAOF", "NO", "ONE"], "acl|load": ["ACL", "LOAD"],
+    "config|set": ["CONFIG", "SET", "maxmemory-samples", "5"],
+    "sentinel|set": ["SENTINEL", "SET", "nosuchmaster", "quorum", "2"],
+    "sentinel|config": ["SENTINEL", "CONFIG", "GET", "resolve-hostnames"],
     "sentinel|masters": ["SENTINEL", "MASTERS"], "sentinel|master": ["SENTINEL", "MASTER", "m"],
     "sentinel|get-master-addr-by-name": ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"],
     "sentinel|replicas": ["SENTINEL", "REPLICAS", "m"], "sentinel|slaves": ["SENTINEL", "SLAVES", "m"],

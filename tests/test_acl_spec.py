@@ -68,7 +68,7 @@ for _rule, _cmd in (
         Case(
             f"forbidden-{_rule}",
             TOPOLOGY,
-            '      "+ping", "+client|setname",\n      "+multi", "+exec", "+discard"',
+            '      "+ping", "+client|setname", "+wait",\n      "+multi", "+exec", "+discard"',
             f'      "+ping", "{_cmd}",\n      "+multi", "+exec", "+discard"',
             "roles.app.commands",
             "which no spec role may run",

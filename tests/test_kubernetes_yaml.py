@@ -12,7 +12,7 @@ import pytest
 from chartgen.engines import helm
 from chartgen.engines.manifests import ManifestError, load_objects
 from chartgen.errors import RenderError
-from tests.conftest import CHART
+from tests.conftest import CHART, install_values
 from tests.tools import go_tool
 
 # Scalars on which YAML 1.2 readers, YAML 1.1 readers and Kubernetes disagree.
@@ -113,9 +113,11 @@ def test_a_yaml_1_2_reader_would_disagree() -> None:
 def test_rendered_config_volumes_have_octal_default_mode(renderer: str) -> None:
     """The chart writes `defaultMode: 0555`; Kubernetes reads r-x for all, 365 in decimal."""
     if renderer == "embedded":
-        objects = helm.render(CHART, "production")
+        objects = helm.render(CHART, "production", extra=install_values("production"))
     else:
-        objects = helm.render_cli(go_tool("helm"), CHART, "production")
+        objects = helm.render_cli(
+            go_tool("helm"), CHART, "production", extra=install_values("production")
+        )
     modes = [
         volume["configMap"]["defaultMode"]
         for obj in objects

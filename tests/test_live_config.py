@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chartgen.engines import helm
-from tests.conftest import CHART
+from tests.conftest import CHART, install_values
 from tests.live.topology import REDIS_SET, LocalTopology, cli, info, require_binaries
 
 pytestmark = pytest.mark.live
@@ -31,7 +31,10 @@ def boot(tmp_path: Path) -> Iterator[Boot]:
     started: list[LocalTopology] = []
 
     def start(environment: str) -> LocalTopology:
-        local = LocalTopology(tmp_path / environment, helm.render(CHART, environment))
+        local = LocalTopology(
+            tmp_path / environment,
+            helm.render(CHART, environment, extra=install_values(environment)),
+        )
         local.build(replicas=1, sentinels=0)
         started.append(local)
         local.start_redis(0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chartgen.engines import helm
-from tests.conftest import CHART
+from tests.conftest import CHART, install_values
 from tests.live.topology import (
     REDIS_SET,
     LocalTopology,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.live
 
 
 def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
-    objects = helm.render(CHART, "production")
+    objects = helm.render(CHART, "production", extra=install_values("production"))
     local = LocalTopology(tmp_path, objects)
     for statefulset, configmap, script in (
         (REDIS_SET, REDIS_SET, "start-redis.sh"),

@@ -82,6 +82,18 @@ PROBES: dict[str, tuple[str, ...]] = {
 }
 # Chart defaults that became spec parameters: each sets the Helm value of the same name.
 NEW_PARAMETERS: dict[SpecKey, str] = {
+    **{
+        ("auth", *key.split(".")): f"auth.{key}"
+        for key in (
+            "source",
+            "existingSecret",
+            "externalSecret.apiVersion",
+            "externalSecret.storeKind",
+            "externalSecret.storeName",
+            "externalSecret.remoteKey",
+            "externalSecret.refreshInterval",
+        )
+    },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"

@@ -99,12 +99,19 @@ def _parse(template: str, text: str, environment: str | None) -> list[RenderedOb
         ) from None
 
 
-def lint(chart_dir: Path, environment: str | None = None, *, strict: bool = True) -> dict[str, Any]:
-    """`helm lint` of the chart with one environment's values."""
+def lint(
+    chart_dir: Path,
+    environment: str | None = None,
+    *,
+    strict: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`helm lint` of the chart with one environment's values (and `extra`, as --set would)."""
     import helm_python
 
+    values = _deep_merge(values_file(chart_dir, environment), extra or {})
     report: dict[str, Any] = helm_python.lint(
-        str(chart_dir), values_file(chart_dir, environment), strict=strict, namespace=NAMESPACE
+        str(chart_dir), values, strict=strict, namespace=NAMESPACE
     )
     return report
 
@@ -126,8 +133,13 @@ def render_cli(
     *,
     release: str = RELEASE,
     namespace: str = NAMESPACE,
+    extra: dict[str, Any] | None = None,
 ) -> list[RenderedObject]:
-    """Render with a Helm v3 CLI (`helm template`), as ArgoCD does."""
+    """Render with a Helm v3 CLI (`helm template`), as ArgoCD does; `extra` values are given
+    as one more values file (JSON), after the environment's."""
+    import json
+    import tempfile
+
     # ArgoCD passes the cluster's version; a go-installed helm defaults to v1.20, below the
     # chart's kubeVersion. The templates do not read Capabilities, so the value is neutral.
     command = [
@@ -142,7 +154,12 @@ def render_cli(
     ]
     if environment is not None:
         command += ["--values", str(chart_dir / f"values-{environment}.yaml")]
-    result = run_tool(command, 120)
+    with tempfile.TemporaryDirectory(prefix="chartgen-helm-") as folder:
+        if extra:
+            extra_file = Path(folder) / "extra.json"
+            extra_file.write_text(json.dumps(extra), "utf-8")
+            command += ["--values", str(extra_file)]
+        result = run_tool(command, 120)
     if result.returncode != 0:
         output = result.stderr.strip() or "no output"
         raise RenderError(

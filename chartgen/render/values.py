@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+from chartgen.render.auth_values import auth_values, redis_auth_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
     BOOLEAN,
@@ -357,11 +358,19 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_image(model.image),
         **_service_account(),
         **_network_policy(model.chart.name),
-        **_redis(model.redis),
+        **_with_auth(_redis(model.redis), redis_auth_values(model)),
         **_sentinel(model.sentinel),
         **_sessions(model.sessions),
         **_cache(model.cache),
+        **auth_values(model.auth),
     }
+
+
+def _with_auth(redis: dict[str, Node], auth: Group) -> dict[str, Node]:
+    """The redis group with `auth` added (the guide's --set redis.auth.password path)."""
+    group = redis["redis"]
+    assert isinstance(group, Group)
+    return {"redis": Group(group.description, {**group.children, "auth": auth})}
 
 
 @cache

@@ -56,8 +56,9 @@ DATA_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("+ping", "+info", "+role", "+client|pause", "+client|unpause", "+replicaof"),
         (),
     ),
-    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation).
-    "reloader": (("+ping", "+acl|load"), ()),
+    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation), and
+    # gives a replica the rotated replication password (CONFIG SET masterauth).
+    "reloader": (("+ping", "+acl|load", "+config|set"), ()),
     # The operator identity of the guide: `redis-cli -a $REDIS_PASSWORD info replication` and
     # `BGSAVE`; reads state, takes snapshots, changes nothing.
     "default": (("+ping", "+info", "+role", "+bgsave", "+lastsave", "+slowlog|get"), ()),
@@ -72,7 +73,9 @@ SENTINEL_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     # Chart scripts and probes: where is the master, hand it over before a master pod stops.
     "probe": (("+ping", "+sentinel|get-master-addr-by-name", "+sentinel|failover"), ()),
-    "reloader": (("+ping", "+acl|load"), ()),
+    # ACL LOAD, and the rotated passwords Sentinel uses towards the data pods (SENTINEL SET
+    # <master> auth-pass) and its peers (SENTINEL CONFIG SET sentinel-pass).
+    "reloader": (("+ping", "+acl|load", "+sentinel|set", "+sentinel|config"), ()),
     # The guide's `redis-cli -p 26379 -a $SENTINEL_PASSWORD sentinel masters`: state, read-only.
     "default": (
         (
@@ -204,4 +207,44 @@ def acl_lines(users: Sequence[AclUser], passwords: Mapping[str, Sequence[str]]) 
         secrets = [password_hash(p) for p in given] if user.enabled else []
         state, rest = user.rules[0], user.rules[1:]
         lines.append(" ".join(("user", user.name, state, "resetpass", *secrets, *rest)))
+    return lines
+
+
+# The Secret key that holds each chart identity's passwords (the deployment guide's .env names
+# for the default users and the roles: REDIS_PASSWORD, SENTINEL_PASSWORD, APP_PASSWORD, ...).
+INTERNAL_KEYS: Mapping[tuple[str, str], str] = {
+    ("server", "default"): "REDIS_PASSWORD",
+    ("sentinel", "default"): "SENTINEL_PASSWORD",
+    ("server", "replication"): "REPLICATION_PASSWORD",
+    ("server", "sentinel"): "SENTINEL_AUTH_PASSWORD",
+    ("sentinel", "sentinel"): "SENTINEL_PEER_PASSWORD",
+    ("server", "probe"): "PROBE_PASSWORD",
+    ("sentinel", "probe"): "PROBE_PASSWORD",
+    ("server", "reloader"): "RELOADER_PASSWORD",
+    ("sentinel", "reloader"): "RELOADER_PASSWORD",
+}
+
+
+def secret_key(user: AclUser) -> str:
+    """The Secret key of a user's passwords; a role's is <NAME>_PASSWORD on both sides."""
+    if user.internal and (user.side, user.name) in INTERNAL_KEYS:
+        return INTERNAL_KEYS[(user.side, user.name)]
+    return f"{user.name.upper().replace('-', '_')}_PASSWORD"
+
+
+def secret_keys(model: Topology) -> tuple[str, ...]:
+    """Every key the chart's Secret holds, in a stable order."""
+    users = (*data_users(model), *sentinel_users(model))
+    return tuple(dict.fromkeys(secret_key(u) for u in users if u.enabled))
+
+
+def acl_template(users: Sequence[AclUser]) -> list[str]:
+    """The users of one side as the chart ships them: `<SECRET_KEY> user <name> on resetpass
+    <rules>` (`-` for a user that is off). The container replaces `resetpass` by `resetpass`
+    and the `#<sha256>` of each password in the mounted Secret file of that key."""
+    lines = []
+    for user in users:
+        key = secret_key(user) if user.enabled else "-"
+        state, rest = user.rules[0], user.rules[1:]
+        lines.append(" ".join((key, "user", user.name, state, "resetpass", *rest)))
     return lines

@@ -125,6 +125,25 @@ class Role:
 
 
 @dataclass(frozen=True)
+class ExternalSecretRef:
+    api_version: str
+    store_kind: str
+    store_name: str
+    remote_key: str
+    refresh_interval: str
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Where the ACL identities' passwords come from in one environment."""
+
+    default_user: bool
+    source: str  # values | existingSecret | externalSecret
+    existing_secret: str
+    external: ExternalSecretRef
+
+
+@dataclass(frozen=True)
 class Topology:
     """One resolved environment (or the base spec) as typed objects."""
 
@@ -137,6 +156,7 @@ class Topology:
     sessions: Sessions
     cache: Cache
     roles: tuple[Role, ...]
+    auth: Auth
 
     @property
     def ha(self) -> bool:
@@ -149,6 +169,30 @@ def _resources(raw: dict[str, Any]) -> Resources:
         str(raw["requests"]["memory"]),
         str(raw["limits"]["cpu"]),
         str(raw["limits"]["memory"]),
+    )
+
+
+def _auth(spec: dict[str, Any]) -> Auth:
+    raw = spec.get("auth", {})
+    external = raw.get("externalSecret", {})
+
+    def setting(source: dict[str, Any], path: tuple[str, ...]) -> Any:
+        return source.get(path[-1], spec_default(path))
+
+    def ref(key: str) -> str:
+        return str(setting(external, ("auth", "externalSecret", key)))
+
+    return Auth(
+        default_user=bool(setting(raw, ("auth", "defaultUser"))),
+        source=str(setting(raw, ("auth", "source"))),
+        existing_secret=str(setting(raw, ("auth", "existingSecret"))),
+        external=ExternalSecretRef(
+            ref("apiVersion"),
+            ref("storeKind"),
+            ref("storeName"),
+            ref("remoteKey"),
+            ref("refreshInterval"),
+        ),
     )
 
 
@@ -256,4 +300,5 @@ def build_model(spec: dict[str, Any]) -> Topology:
             )
             for name, body in sorted(spec["roles"].items())
         ),
+        auth=_auth(spec),
     )

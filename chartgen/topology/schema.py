@@ -23,6 +23,7 @@ STRUCTURAL_KEYS: tuple[KeyPath, ...] = (
     ("environments",),
     ("roles",),
     ("checks",),
+    ("auth", "defaultUser"),
     ("databases", "sessions", "index"),
     ("databases", "cache", "index"),
 )

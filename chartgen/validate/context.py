@@ -19,6 +19,23 @@ from chartgen.validate.locate import TemplateLocator
 
 DEFAULTS = "defaults"  # the environment name of plain values.yaml
 
+# An environment whose passwords come from Helm values renders only when they are given (as the
+# guide's `--set redis.auth.password=...`): validate gives these, and the secret-material check
+# proves they reach the Secret and nothing else.
+PLACEHOLDER_REDIS_PASSWORD = "chartgen-validate-redis-password"
+PLACEHOLDER_SENTINEL_PASSWORD = "chartgen-validate-sentinel-password"
+
+
+def placeholder_passwords() -> dict[str, Any]:
+    return {
+        "redis": {
+            "auth": {
+                "password": PLACEHOLDER_REDIS_PASSWORD,
+                "sentinel": {"password": PLACEHOLDER_SENTINEL_PASSWORD},
+            }
+        }
+    }
+
 
 @dataclass
 class ValidateContext:
@@ -77,17 +94,20 @@ class ValidateContext:
         from chartgen.errors import RenderError
 
         values_env = None if env == DEFAULTS else env
+        extra = self.given_values(env)
         try:
             if self.tools.helm:
-                return helm.render_cli(self.tools.helm, self.chart_dir, values_env)
-            return helm.render(self.chart_dir, values_env)
+                return helm.render_cli(self.tools.helm, self.chart_dir, values_env, extra=extra)
+            return helm.render(self.chart_dir, values_env, extra=extra)
         except RenderError as error:
             return str(error)
 
     def _lint(self, env: str) -> dict[str, Any]:
         from chartgen.engines import helm
 
-        return helm.lint(self.chart_dir, None if env == DEFAULTS else env)
+        return helm.lint(
+            self.chart_dir, None if env == DEFAULTS else env, extra=self.given_values(env)
+        )
 
     def start_background_work(self, pool: Executor, lint: bool) -> None:
         """Start Helm lint and render of every environment on `pool`. The Helm engine runs
@@ -109,6 +129,17 @@ class ValidateContext:
         if env not in self._values:
             self._values[env] = helm.merged_values(self.chart_dir, None if env == DEFAULTS else env)
         return self._values[env]
+
+    def given_values(self, env: str) -> dict[str, Any]:
+        """What the install command adds to the environment's values: placeholder passwords
+        where the environment takes them from Helm values."""
+        try:
+            values = self.values(env)
+        except Exception:
+            return {}
+        auth = values.get("auth") or {}
+        given = ((values.get("redis") or {}).get("auth") or {}).get("password")
+        return placeholder_passwords() if auth.get("source") == "values" and not given else {}
 
     @cached_property
     def renders(self) -> dict[str, list[RenderedObject] | str]:

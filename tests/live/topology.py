@@ -1,8 +1,10 @@
 """Boot the rendered HA topology with real redis-server and redis-sentinel on 127.0.0.1.
 
-The pods' start scripts, health checks and configuration come from the chart as the real Helm
-engine renders it; only the addresses change: every pod DNS name maps to 127.0.0.1 and a free
-port, as the headless Services would resolve them in a cluster.
+The pods' start scripts, health checks, ACL users and configuration come from the chart as the
+real Helm engine renders it; only the addresses change: every pod DNS name maps to 127.0.0.1 and
+a free port, as the headless Services would resolve them in a cluster. The passwords' Secret is
+a folder of files, one per key, as the kubelet mounts it (and updates it on rotation). The tests
+talk to the servers as one test-only administrator, added to the rendered ACL users.
 """
 
 from __future__ import annotations
@@ -25,15 +27,33 @@ SENTINEL_SET = "sessions-session-database-sentinel"
 SENTINEL_SERVICE = "sessions-session-database-sentinel"
 
 
-def cli(port: int, *args: str, timeout: float = 5) -> str:
+# The test-only administrator (its own Secret key, so rotating the chart's keys never locks the
+# tests out).
+ADMIN, ADMIN_KEY, ADMIN_PASSWORD = "chartgen-test", "CHARTGEN_TEST_PASSWORD", "live-test-admin"
+ADMIN_LINE = f"{ADMIN_KEY} user {ADMIN} on resetpass allkeys allchannels +@all"
+
+
+def cli_as(user: str, password: str, port: int, *args: str, timeout: float = 5) -> str:
+    """redis-cli as `user` (password through REDISCLI_AUTH, as the chart's scripts do)."""
     result = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+        ["redis-cli", "--user", user, "-h", "127.0.0.1", "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, "REDISCLI_AUTH": password},
     )
-    return result.stdout.strip()
+    return (result.stdout + (result.stderr if result.returncode else "")).strip()
+
+
+def cli(port: int, *args: str, timeout: float = 5) -> str:
+    """redis-cli as the test administrator."""
+    return cli_as(ADMIN, ADMIN_PASSWORD, port, *args, timeout=timeout)
+
+
+def live_password(key: str) -> str:
+    """The password the live topology's Secret holds for `key`."""
+    return f"{key.lower().replace('_', '-')}-live"
 
 
 def info(port: int, section: str) -> dict[str, str]:
@@ -106,8 +126,32 @@ class LocalTopology:
         target = self.root / folder
         target.mkdir(parents=True, exist_ok=True)
         for key, text in self._object("ConfigMap", configmap)["data"].items():
-            (target / key).write_text(text)
+            extra = ADMIN_LINE + "\n" if key == "users.acl" else ""
+            (target / key).write_text(text + extra)
         return target
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.root / "auth"
+
+    def _write_secret(self) -> None:
+        """The passwords' Secret as the kubelet mounts it: a file per key the pods mount."""
+        self.auth_dir.mkdir(parents=True, exist_ok=True)
+        keys = {ADMIN_KEY}
+        for obj in self.objects:
+            if obj.kind != "StatefulSet":
+                continue
+            for volume in obj.body["spec"]["template"]["spec"]["volumes"]:
+                keys.update(item["key"] for item in volume.get("secret", {}).get("items", []))
+        for key in sorted(keys):
+            password = ADMIN_PASSWORD if key == ADMIN_KEY else live_password(key)
+            self.set_secret(key, [password])
+
+    def set_secret(self, key: str, passwords: list[str]) -> None:
+        """Change one key of the Secret in place, atomically, as the kubelet's update does."""
+        staging = self.auth_dir / f".{key}.new"
+        staging.write_text("\n".join(passwords) + "\n")
+        os.replace(staging, self.auth_dir / key)
 
     def container(self, statefulset: str) -> dict[str, Any]:
         spec = self._object("StatefulSet", statefulset)["spec"]
@@ -136,6 +180,8 @@ class LocalTopology:
 
     def build(self, replicas: int, sentinels: int) -> None:
         """Lay out `replicas` data pods and `sentinels` Sentinels (0 for standalone)."""
+        self._write_secret()
+        secret = {"AUTH_DIR": str(self.auth_dir), "AUTH_POLL_SECONDS": "1"}
         redis_dir = self._files(REDIS_SET, "redis-config")
         redis_env0 = {i["name"]: i.get("value", "") for i in self.container(REDIS_SET)["env"]}
         redis_ports = [free_port() for _ in range(replicas)]
@@ -172,6 +218,7 @@ class LocalTopology:
                     "DATA_DIR": str(data),
                     "REDIS_PORT": str(port),
                     **ha_paths,
+                    **secret,
                 },
             )
             self.redis.append(
@@ -194,6 +241,7 @@ class LocalTopology:
                     "CONFIG_DIR": str(sentinel_dir),
                     "RUNTIME_DIR": str(runtime),
                     "SENTINEL_PORT": str(port),
+                    **secret,
                 },
             )
             self.sentinels.append(

@@ -14,6 +14,7 @@ from types import ModuleType
 
 from chartgen.errors import Problem
 from chartgen.validate.checks import (
+    acl,
     amtool,
     crd_schema,
     drift,
@@ -63,6 +64,7 @@ MODULES: tuple[ModuleType, ...] = (
     resources_probes,
     image_pinned,
     secret_material,
+    acl,
     network_policy,
     network_flows,
     promtool,

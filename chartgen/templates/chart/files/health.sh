@@ -5,12 +5,12 @@
 # readiness: PONG, and on a replica a live link to its master.
 set -u
 . "$(dirname "$0")/lib.sh"
-reply=$(timeout 3 redis-cli -p "$REDIS_PORT" PING 2>&1) || true
+reply=$(probe_cli 3 -p "$REDIS_PORT" PING 2>&1) || true
 outside_agreed_master() {
   [ "$REDIS_MODE" = "ha" ] || return 1
   sentinel_master 3 || return 1
   agreed="$master_host:$master_port"
-  info=$(timeout 3 redis-cli -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r')
+  info=$(probe_cli 3 -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r')
   case "$info" in
     *role:master*) mine="$ANNOUNCE_HOST:$REDIS_PORT" ;;
     *role:slave*)
@@ -36,7 +36,7 @@ case "${1:-readiness}" in
     ;;
   readiness)
     if [ "$reply" = "PONG" ]; then
-      info=$(timeout 3 redis-cli -p "$REDIS_PORT" INFO replication 2>&1) || true
+      info=$(probe_cli 3 -p "$REDIS_PORT" INFO replication 2>&1) || true
       case "$info" in
         *role:slave*) case "$info" in *master_link_status:up*) exit 0 ;; esac ;;
         *role:master*) exit 0 ;;

@@ -3,17 +3,24 @@
 # rejoins the current master instead of coming back as a second one.
 set -eu
 . "$(dirname "$0")/lib.sh"
+# Everything written here stays in the memory-backed runtime folder, readable by Redis only.
+umask 077
 conf="$RUNTIME_DIR/redis.conf"
+acl_template="${CONFIG_FILE%/*}/users.acl"
+assemble_acl "$acl_template" "$RUNTIME_DIR/users.acl"
 {
   echo "include $CONFIG_FILE"
   echo "port $REDIS_PORT"
   echo "dir $DATA_DIR"
+  echo "aclfile $RUNTIME_DIR/users.acl"
 } > "$conf"
 
 if [ "$REDIS_MODE" = "ha" ]; then
   {
     echo "replica-announce-ip $ANNOUNCE_HOST"
     echo "replica-announce-port $REDIS_PORT"
+    echo "masteruser replication"
+    echo "masterauth $(config_quoted "$(password_of REPLICATION_PASSWORD)")"
   } >> "$conf"
   # 1. The Sentinels know the current master, also after a failover.
   sentinel_master 5 || true
@@ -29,4 +36,6 @@ if [ "$REDIS_MODE" = "ha" ]; then
     echo "replicaof $master_host $master_port" >> "$conf"
   fi
 fi
+# Rotated passwords take effect without a restart (the watcher lives as long as the server).
+sh "$(dirname "$0")/watch-auth.sh" redis "$REDIS_PORT" "$acl_template" &
 exec redis-server "$conf" "$@"

@@ -161,7 +161,34 @@ failureThreshold: {{ .failureThreshold }}
 {{- end }}
 
 {{/* Values the JSON schema cannot check; fails the render with a clear message. */}}
+{{/* Where the passwords come from: given values always win over auth.source. */}}
+{{- define "session-database.authSource" -}}
+{{- if .Values.redis.auth.password }}values{{ else }}{{ .Values.auth.source }}{{ end }}
+{{- end }}
+
+{{/* The Secret every pod reads its passwords from. */}}
+{{- define "session-database.authSecretName" -}}
+{{- if eq (include "session-database.authSource" .) "existingSecret" }}
+{{- .Values.auth.existingSecret }}
+{{- else }}
+{{- include "session-database.fullname" . }}-auth
+{{- end }}
+{{- end }}
+
+{{/* A password not given as a value: derived from redis.auth.password and the key, so a
+render is deterministic (no random values: Argo CD renders with `helm template`). */}}
+{{- define "session-database.derivedPassword" -}}
+{{- printf "chartgen:%s:%s" (index . 0) (index . 1) | sha256sum }}
+{{- end }}
+
 {{- define "session-database.validateValues" -}}
+{{- $authSource := include "session-database.authSource" . }}
+{{- if and (eq $authSource "values") (not .Values.redis.auth.password) }}
+{{- fail "no passwords: give them as values (--set redis.auth.password=... --set redis.auth.sentinel.password=...; the chart makes the Secret), name an existing Secret (--set auth.source=existingSecret --set auth.existingSecret=<name>; keys in the chart README), or let the External Secrets Operator make it (--set auth.source=externalSecret)" }}
+{{- end }}
+{{- if and (eq $authSource "existingSecret") (not .Values.auth.existingSecret) }}
+{{- fail "auth.source is existingSecret but auth.existingSecret names no Secret" }}
+{{- end }}
 {{- $replicas := int .Values.redis.replicas }}
 {{- if and (eq .Values.mode "standalone") (ne $replicas 1) }}
 {{- fail (printf "redis.replicas is %d, but standalone mode runs exactly one Redis pod" $replicas) }}

@@ -2,6 +2,8 @@
 # Starts a Sentinel monitoring the master the cluster already has: one its peers know,
 # else the data pod that reports role:master, else the seed pod (first start).
 set -eu
+# shellcheck source=auth.sh
+. "$(dirname "$0")/auth.sh"
 # digits only: a port or a replication offset
 valid_port() {
   case "$1" in ''|*[!0-9]*) return 1 ;; esac
@@ -10,7 +12,7 @@ master_host=""
 master_port=""
 for peer in $SENTINEL_PEERS; do
   [ "$peer" = "$ANNOUNCE_HOST:$SENTINEL_PORT" ] && continue
-  reply=$(timeout 3 redis-cli -h "${peer%:*}" -p "${peer##*:}" --raw \
+  reply=$(probe_cli 3 -h "${peer%:*}" -p "${peer##*:}" --raw \
     SENTINEL get-master-addr-by-name "$MASTER_SET" 2>/dev/null) || continue
   master_host=$(echo "$reply" | sed -n 1p)
   master_port=$(echo "$reply" | sed -n 2p)
@@ -25,7 +27,7 @@ if [ -z "$master_host" ]; then
   # applied the most writes (highest replication offset).
   best_offset=-1
   for node in $REDIS_NODES; do
-    info=$(timeout 3 redis-cli -h "${node%:*}" -p "${node##*:}" INFO replication \
+    info=$(probe_cli 3 -h "${node%:*}" -p "${node##*:}" INFO replication \
       2>/dev/null | tr -d '\r') || continue
     case "$info" in *role:master*) ;; *) continue ;; esac
     offset=$(echo "$info" | sed -n 's/^master_repl_offset:\([0-9]*\)$/\1/p')
@@ -46,13 +48,23 @@ if [ -z "$master_host" ]; then
   master_port="${seed##*:}"
   echo "start-sentinel: no master found, using the seed $seed"
 fi
+# Sentinel rewrites this file; it stays in the memory-backed runtime folder, readable by it only.
+umask 077
 conf="$RUNTIME_DIR/sentinel.conf"
+assemble_acl "$CONFIG_DIR/users.acl" "$RUNTIME_DIR/users.acl"
 {
   cat "$CONFIG_DIR/sentinel.conf"
   echo "port $SENTINEL_PORT"
+  echo "aclfile $RUNTIME_DIR/users.acl"
   echo "sentinel announce-ip $ANNOUNCE_HOST"
   echo "sentinel announce-port $SENTINEL_PORT"
+  echo "sentinel sentinel-user sentinel"
+  echo "sentinel sentinel-pass $(config_quoted "$(password_of SENTINEL_PEER_PASSWORD)")"
   echo "sentinel monitor $MASTER_SET $master_host $master_port $QUORUM"
+  echo "sentinel auth-user $MASTER_SET sentinel"
+  echo "sentinel auth-pass $MASTER_SET $(config_quoted "$(password_of SENTINEL_AUTH_PASSWORD)")"
   cat "$CONFIG_DIR/master.conf"
 } > "$conf"
+# Rotated passwords take effect without a restart (the watcher lives as long as Sentinel).
+sh "$(dirname "$0")/watch-auth.sh" sentinel "$SENTINEL_PORT" "$CONFIG_DIR/users.acl" &
 exec redis-sentinel "$conf" "$@"
