@@ -325,6 +325,7 @@ def test_replication_exporter_backup_operator(cluster: Cluster) -> None:
         exporter = subprocess.Popen(
             ["prometheus-redis-exporter", "-redis.addr", f"redis://127.0.0.1:{port}",
              "-redis.user", "monitor", "-redis.password", c.pw["monitor"][0],
+             "-config-command", "-",  # CONFIG GET would reveal masterauth: not granted
              "-web.listen-address", f"127.0.0.1:{web}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

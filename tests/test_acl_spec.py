@@ -22,8 +22,8 @@ CASES = [
     Case(
         "patterns-without-database",
         TOPOLOGY,
-        "    databases: []\n    keyPatterns: []\n    # Exactly",
-        '    databases: []\n    keyPatterns: ["metrics:*"]\n    # Exactly',
+        "    databases: []\n    keyPatterns: []\n    # What redis_exporter",
+        '    databases: []\n    keyPatterns: ["metrics:*"]\n    # What redis_exporter',
         "roles.monitor.keyPatterns",
         "key patterns but no database",
         'keyPatterns: ["metrics:*"]',

@@ -19,6 +19,7 @@ FORBIDDEN_FOR_ROLES: tuple[tuple[str, str | None], ...] = (
     ("acl", "list"),
     ("acl", "getuser"),
     ("config", "set"),
+    ("config", "get"),  # returns masterauth in clear text: the replication password
     ("config", "rewrite"),
     ("config", "resetstat"),
     ("debug", None),
