@@ -196,3 +196,17 @@ def test_acl_check_finds_a_missing_chart_identity(project: Path) -> None:
     start = text.index("    PROBE_PASSWORD user probe ")
     configmap.write_text(text[:start] + text[text.index("\n", start) + 1 :])
     assert any("user probe: missing" in f for f in _acl_lines(project))
+
+
+def test_each_component_has_its_own_service_account_without_token_or_role() -> None:
+    objects = [o.body for o in helm.render(CHART, "production")]
+    accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+    assert accounts == {"sessions-session-database-redis", "sessions-session-database-sentinel"}
+    for obj in objects:
+        if obj["kind"] == "ServiceAccount":
+            assert obj["automountServiceAccountToken"] is False
+        if obj["kind"] == "StatefulSet":
+            pod = obj["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] == obj["metadata"]["name"]
+            assert pod["automountServiceAccountToken"] is False
+    assert not [o for o in objects if o["kind"] in ("Role", "RoleBinding", "ClusterRole")]

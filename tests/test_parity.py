@@ -51,7 +51,7 @@ SVC = "Service/sessions-session-database-redis"
 CM = "ConfigMap/sessions-session-database-settings"
 PDB = "PodDisruptionBudget/sessions-session-database-sentinel"
 NP = "NetworkPolicy/sessions-session-database-redis"
-SA = "ServiceAccount/sessions-session-database"
+SA = "ServiceAccount/sessions-session-database-redis"
 
 
 def _container(body: dict[str, Any]) -> dict[str, Any]:

@@ -83,10 +83,15 @@ def _image(image: Image) -> dict[str, Node]:
 def _service_account() -> dict[str, Node]:
     return {
         "serviceAccount": Group(
-            "ServiceAccount of the pods.",
+            "ServiceAccounts of the pods: one per component (redis, sentinel), no API token.",
             {
-                "create": Param(True, "Create a ServiceAccount.", BOOLEAN),
-                "name": Param("", "Name to use; empty derives it from the release.", STRING),
+                "create": Param(True, "Create them (<name>-redis, <name>-sentinel).", BOOLEAN),
+                "name": Param(
+                    "",
+                    "create: prefix of their names (empty: the release's full name); "
+                    "otherwise the existing ServiceAccount every pod uses.",
+                    STRING,
+                ),
                 "annotations": Param({}, "Annotations, e.g. for workload identity.", FREE_OBJECT),
             },
         )

@@ -56,11 +56,14 @@ Resource names stay within 52 characters so StatefulSet pod labels fit in 63.
 {{- end }}
 {{- end }}
 
+{{/* The ServiceAccount of one component (dict "context" $ "component" "redis"): one each, so
+a token or a cloud identity granted to one never reaches the other. */}}
 {{- define "session-database.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "session-database.fullname" .) .Values.serviceAccount.name }}
+{{- $values := .context.Values.serviceAccount }}
+{{- if $values.create }}
+{{- printf "%s-%s" (default (include "session-database.fullname" .context) $values.name) .component | trunc 63 | trimSuffix "-" }}
 {{- else }}
-{{- default "default" .Values.serviceAccount.name }}
+{{- default "default" $values.name }}
 {{- end }}
 {{- end }}
 
