@@ -59,6 +59,17 @@ def documents(text: str) -> list[dict[str, Any]]:
     return load_objects(text)
 
 
+def mounted_secrets(objects: list[dict[str, Any]]) -> set[str]:
+    """The Secrets the StatefulSets' pods mount."""
+    return {
+        volume["secret"]["secretName"]
+        for o in objects
+        if o["kind"] == "StatefulSet"
+        for volume in o["spec"]["template"]["spec"]["volumes"]
+        if "secret" in volume
+    }
+
+
 def expected_keys() -> set[str]:
     return set(secret_keys(build_model(resolve(SPEC).base)))
 
@@ -109,14 +120,7 @@ def test_production_takes_its_passwords_from_an_external_secret() -> None:
     assert external["apiVersion"] == "external-secrets.io/v1"
     assert {d["secretKey"] for d in external["spec"]["data"]} == expected_keys()
     target = external["spec"]["target"]["name"]
-    mounted = {
-        volume["secret"]["secretName"]
-        for o in objects
-        if o["kind"] == "StatefulSet"
-        for volume in o["spec"]["template"]["spec"]["volumes"]
-        if "secret" in volume
-    }
-    assert mounted == {target}
+    assert mounted_secrets(objects) == {target}
 
 
 @pytest.mark.parametrize("api_version", ["external-secrets.io/v1", "external-secrets.io/v1beta1"])
@@ -135,14 +139,7 @@ def test_the_external_secret_matches_the_operators_schema(api_version: str) -> N
 def test_staging_mounts_the_existing_secret_and_makes_none() -> None:
     objects = [o.body for o in helm.render(CHART, "staging")]
     assert not [o for o in objects if o["kind"] in ("Secret", "ExternalSecret")]
-    names = {
-        volume["secret"]["secretName"]
-        for o in objects
-        if o["kind"] == "StatefulSet"
-        for volume in o["spec"]["template"]["spec"]["volumes"]
-        if "secret" in volume
-    }
-    assert names == {"session-database-auth"}
+    assert mounted_secrets(objects) == {"session-database-auth"}
 
 
 def _acl_lines(project: Path) -> list[str]:

@@ -90,15 +90,15 @@ def test_malformed_settings_file_is_reported_at_its_key(
     assert "Traceback" not in result.stderr
 
 
+def validate_with_timeout(project: Path, seconds: str) -> subprocess.CompletedProcess[str]:
+    """validate through the real kubeconform with CHARTGEN_TOOL_TIMEOUT set."""
+    kubeconform = go_tool("kubeconform")
+    timeout = {"CHARTGEN_TOOL_TIMEOUT": seconds}
+    return chartgen(project, "validate", "--no-cache", "--kubeconform", kubeconform, env=timeout)
+
+
 def test_a_tool_that_times_out_is_a_tool_error(project: Path) -> None:
-    result = chartgen(
-        project,
-        "validate",
-        "--no-cache",
-        "--kubeconform",
-        go_tool("kubeconform"),
-        env={"CHARTGEN_TOOL_TIMEOUT": "0.001"},
-    )
+    result = validate_with_timeout(project, "0.001")
     assert result.returncode == ExitCode.TOOL, result.stdout + result.stderr
     assert "kubeconform -strict -output ... did not finish within 0.001 s" in result.stderr
     assert "CHARTGEN_TOOL_TIMEOUT" in result.stderr and "Traceback" not in result.stderr
@@ -113,14 +113,7 @@ def test_a_tool_that_is_not_what_it_claims_is_a_tool_error(project: Path) -> Non
 
 
 def test_a_bad_timeout_setting_is_a_usage_error(project: Path) -> None:
-    result = chartgen(
-        project,
-        "validate",
-        "--no-cache",
-        "--kubeconform",
-        go_tool("kubeconform"),
-        env={"CHARTGEN_TOOL_TIMEOUT": "soon"},
-    )
+    result = validate_with_timeout(project, "soon")
     assert result.returncode == ExitCode.USAGE
     assert "CHARTGEN_TOOL_TIMEOUT='soon' is not a number of seconds" in result.stderr
 
