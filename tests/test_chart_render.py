@@ -3,6 +3,8 @@ against the strict Kubernetes schemas of the oldest supported and the newest shi
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,6 +154,40 @@ def test_pods_meet_pod_security_restricted(environment: str | None) -> None:
             assert {"requests", "limits"} <= set(container["resources"])
             assert "readinessProbe" in container and "livenessProbe" in container
             assert not container["image"].endswith(":latest")
+
+
+@pytest.mark.parametrize(
+    ("sentinel", "needed"),
+    [({"replicas": 5}, 3), ({"replicas": 5, "quorum": 2}, 3), ({"replicas": 5, "quorum": 4}, 4)],
+)
+def test_sentinel_pdb_keeps_what_a_failover_needs(sentinel: dict[str, int], needed: int) -> None:
+    """The quorum marks the master down, then a majority of all Sentinels must authorise the
+    failover: the budget keeps the larger of the two."""
+    objects = helm.render(CHART, extra=install_values(None, {"sentinel": sentinel}))
+    pdb = by_kind(objects, "PodDisruptionBudget")["sessions-session-database-sentinel"]
+    assert pdb["spec"]["minAvailable"] == needed
+
+
+def test_pod_templates_carry_no_version_labels_so_chart_bumps_roll_nothing(tmp_path: Path) -> None:
+    base = helm.render(CHART, "production")
+    for obj in base:
+        if obj.kind == "StatefulSet":
+            labels = obj.body["spec"]["template"]["metadata"]["labels"]
+            assert "helm.sh/chart" not in labels and "app.kubernetes.io/version" not in labels
+            assert "checksum/config" in obj.body["spec"]["template"]["metadata"]["annotations"]
+    chart = tmp_path / "session-database"
+    shutil.copytree(CHART, chart)
+    meta = chart / "Chart.yaml"
+    text = meta.read_text()
+    assert 'version: "0.1.0"' in text
+    meta.write_text(text.replace('version: "0.1.0"', 'version: "0.1.1"', 1))
+    bumped = helm.render(chart, "production")
+    assert any(o.body["metadata"]["labels"]["helm.sh/chart"].endswith("0.1.1") for o in bumped)
+
+    def pod_templates(objects: list[helm.RenderedObject]) -> dict[str, Any]:
+        return {o.name: o.body["spec"]["template"] for o in objects if o.kind == "StatefulSet"}
+
+    assert pod_templates(bumped) == pod_templates(base)
 
 
 def test_quorum_follows_sentinel_count_unless_pinned() -> None:

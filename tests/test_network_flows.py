@@ -131,8 +131,10 @@ def _flow_lines(out: str) -> list[str]:
 
 
 def test_dns_only_over_udp_is_found(project: Path) -> None:
-    path = project / TEMPLATES / "networkpolicy.yaml"
-    path.write_text(path.read_text().replace("        - port: 53\n          protocol: TCP\n", ""))
+    path = project / TEMPLATES / "_helpers.tpl"
+    tcp = "    - port: {{ int .Values.networkPolicy.dns.port }}\n      protocol: TCP\n"
+    assert tcp in path.read_text()
+    path.write_text(path.read_text().replace(tcp, ""))
     lines = _flow_lines(validate(project).stdout)
     assert any(
         ln.startswith(f"{TEMPLATES}/networkpolicy.yaml:")
@@ -203,3 +205,33 @@ def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
     result = validate(project, "--format", "json", "--env", "production")
     found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
     assert len(found) == 2 and all("no default-deny" in p["message"] for p in found)
+
+
+def _set_values(project: Path, env: str, text: str) -> None:
+    values = project / "generated/helm/session-database" / f"values-{env}.yaml"
+    values.write_text(values.read_text() + text)
+
+
+def test_dns_open_to_any_address_is_found(project: Path) -> None:
+    _set_values(
+        project,
+        "production",
+        "networkPolicy:\n  dns:\n    peers: [{ipBlock: {cidr: 0.0.0.0/0}}]\n",
+    )
+    lines = _flow_lines(validate(project, "--env", "production").stdout)
+    assert any("open: redis -> any address on port 53/UDP" in ln for ln in lines), lines
+    assert any("open: sentinel -> any address on port 53/UDP" in ln for ln in lines), lines
+
+
+def test_openshift_dns_is_reached_and_nothing_else(project: Path) -> None:
+    _set_values(
+        project,
+        "production",
+        "networkPolicy:\n  dns:\n    port: 5353\n    peers:\n"
+        "      - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: openshift-dns}}\n"
+        "        podSelector: {matchLabels: {dns.operator.openshift.io/daemonset-dns: default}}\n",
+    )
+    result = validate(project, "--env", "production", "--format", "json")
+    report = json.loads(result.stdout)
+    flows = [p for p in report["problems"] if p["check"] == "network-flows"]
+    assert "network-flows" in report["checks"] and flows == []

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import cache
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
+from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
     BOOLEAN,
@@ -93,23 +94,6 @@ def _service_account() -> dict[str, Node]:
                     STRING,
                 ),
                 "annotations": Param({}, "Annotations, e.g. for workload identity.", FREE_OBJECT),
-            },
-        )
-    }
-
-
-def _network_policy(chart_name: str) -> dict[str, Node]:
-    return {
-        "networkPolicy": Group(
-            "NetworkPolicies: default deny plus one policy per traffic flow.",
-            {
-                "enabled": Param(True, "Create the NetworkPolicies.", BOOLEAN),
-                "clients": Param(
-                    [{"podSelector": {"matchLabels": {f"{chart_name}-client": "true"}}}],
-                    "Peers (NetworkPolicy `from` entries) allowed to reach Redis and Sentinel; "
-                    "label client pods to match, or add namespaceSelectors.",
-                    {"type": "array", "items": {"type": "object"}},
-                ),
             },
         )
     }
@@ -362,7 +346,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_chart_values(model),
         **_image(model.image),
         **_service_account(),
-        **_network_policy(model.chart.name),
+        **network_policy_values(model.chart.name),
         **_with_auth(_redis(model.redis), redis_auth_values(model)),
         **_sentinel(model.sentinel),
         **_sessions(model.sessions),

@@ -78,7 +78,8 @@ def _check_environment(
         return _problem(ctx, env, objects, workload, side, message)
 
     yield from _required_flows(problem, policies, pods, _client_pods(peers, namespace))
-    yield from _dns(problem, policies, pods)
+    dns = (ctx.values(env).get("networkPolicy") or {}).get("dns") or {}
+    yield from _dns(problem, policies, pods, dns, namespace)
     yield from _closed_to_others(problem, policies, pods, peers, namespace)
 
 
@@ -115,17 +116,33 @@ def _required_flows(
 
 
 def _dns(
-    problem: ProblemAt, policies: list[Policy], pods: dict[str, tuple[RenderedObject, Pod]]
+    problem: ProblemAt,
+    policies: list[Policy],
+    pods: dict[str, tuple[RenderedObject, Pod]],
+    dns: dict[str, Any],
+    namespace: str,
 ) -> Iterator[Problem]:
+    """Every pod reaches the cluster DNS (`networkPolicy.dns`) over UDP and TCP, and no other
+    address on that port."""
+    port = int(dns.get("port", 53))
+    servers = _client_pods([p for p in dns.get("peers", []) if isinstance(p, dict)], namespace)
+    elsewhere = Pod("not-the-cluster-dns", "elsewhere", {}, "203.0.113.53", {NAME_LABEL: "x"})
     for component, (obj, pod) in pods.items():
-        for proto in ("UDP", "TCP"):
-            if blocked_side(policies, pod, DNS, 53, proto):
-                yield problem(
-                    obj,
-                    "egress",
-                    f"blocked: {component} -> DNS 53/{proto} (pod and Service names resolve "
-                    "over UDP, large answers over TCP)",
-                )
+        for server in servers or [DNS]:
+            for proto in ("UDP", "TCP"):
+                if blocked_side(policies, pod, server, port, proto):
+                    yield problem(
+                        obj,
+                        "egress",
+                        f"blocked: {component} -> DNS {port}/{proto} (pod and Service names "
+                        "resolve over UDP, large answers over TCP)",
+                    )
+        if not blocked_side(policies, pod, elsewhere, port, "UDP"):
+            yield problem(
+                obj,
+                "egress",
+                f"open: {component} -> any address on port {port}/UDP, not only the cluster DNS",
+            )
 
 
 def _closed_to_others(

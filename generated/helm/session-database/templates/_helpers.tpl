@@ -56,6 +56,12 @@ Resource names stay within 52 characters so StatefulSet pod labels fit in 63.
 {{- end }}
 {{- end }}
 
+{{/* Sentinels a failover needs: the quorum agrees the master is down, then a majority of all
+Sentinels must authorise the failover. A disruption budget below that stops failovers. */}}
+{{- define "session-database.sentinel.needed" -}}
+{{- max (int (include "session-database.sentinel.quorum" .)) (add1 (div (int .Values.sentinel.replicas) 2)) }}
+{{- end }}
+
 {{/* The ServiceAccount of one component (dict "context" $ "component" "redis"): one each, so
 a token or a cloud identity granted to one never reaches the other. */}}
 {{- define "session-database.serviceAccountName" -}}
@@ -73,6 +79,28 @@ app.kubernetes.io/name: {{ include "session-database.name" .context }}
 app.kubernetes.io/instance: {{ .context.Release.Name }}
 {{- with .component }}
 app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Egress to the cluster DNS only, over UDP and TCP (large answers fall back to TCP). */}}
+{{- define "session-database.dnsEgress" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns.peers | nindent 4 }}
+  ports:
+    - port: {{ int .Values.networkPolicy.dns.port }}
+      protocol: UDP
+    - port: {{ int .Values.networkPolicy.dns.port }}
+      protocol: TCP
+{{- end }}
+
+{{/* Labels of pod templates: no chart or app version, so a chart release that changes nothing
+in the pods rolls no StatefulSet (and fails no master over). */}}
+{{- define "session-database.podLabels" -}}
+{{ include "session-database.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/part-of: {{ include "session-database.name" .context }}
+{{- with .context.Values.commonLabels }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}
 
