@@ -48,6 +48,10 @@ class _Chartgen(click.Group):
             _fail(error)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # the reader went away (`chartgen validate | head`): nothing more to say
+            sys.stderr.close()
+            os._exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

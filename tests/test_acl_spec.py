@@ -148,7 +148,9 @@ def test_added_role_with_databases_gets_the_default_list(workspace: Path) -> Non
     users = {u.name: u for u in data_users(build_model(resolve(spec, root=workspace).base))}
     rules = users["reports"].rules
     assert allowed(rules, "get", key="rep:1", db=1)
-    assert not allowed(rules, "get", key="rep:1", db=0) or True  # DB 0 needs no SELECT
+    # every connection starts in DB 0 without SELECT: the key pattern, not the DB, confines it
+    assert allowed(rules, "get", key="rep:1", db=0)
+    assert not allowed(rules, "get", key="session:1", db=1)
     assert not allowed(rules, "select", "0")
     assert not allowed(rules, "flushdb")
 

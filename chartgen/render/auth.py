@@ -1,11 +1,13 @@
 """What the chart's templates need to know about the ACL identities: the ACL templates of both
-sides (rules without passwords) and the Secret keys each pod mounts."""
+sides (rules without passwords) and the Secret keys each pod mounts. The mode is a Helm value,
+so both shapes are derived and each line or key says in which mode it exists."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from chartgen.security.acl import (
+    SENTINEL_PRESENTS,
     AclUser,
     acl_template,
     data_users,
@@ -14,14 +16,13 @@ from chartgen.security.acl import (
 )
 from chartgen.topology.model import Topology
 
-# Identities that exist only where there is replication and Sentinel (mode ha).
-HA_ONLY = frozenset({"replication", "sentinel"})
+BOTH = ""  # rendered in every mode; else "ha" or "standalone"
 
 
 @dataclass(frozen=True)
 class AclLine:
     text: str
-    ha_only: bool  # rendered inside `if eq .Values.mode "ha"`
+    only: str  # BOTH, "ha" or "standalone"
 
 
 @dataclass(frozen=True)
@@ -39,28 +40,41 @@ class AuthContext:
     all_keys: tuple[SecretKey, ...]  # every key of the Secret
 
 
-def _ha_only(user: AclUser) -> bool:
-    return user.internal and user.name in HA_ONLY
+def _keys(users: tuple[AclUser, ...]) -> list[str]:
+    return list(dict.fromkeys(secret_key(u) for u in users if u.enabled))
+
+
+def _lines(ha: tuple[AclUser, ...], standalone: tuple[AclUser, ...]) -> tuple[AclLine, ...]:
+    """One line per user and mode; a line the same in both modes is rendered once."""
+    alone = dict(zip((u.name for u in standalone), acl_template(standalone), strict=True))
+    lines = []
+    for user, text in zip(ha, acl_template(ha), strict=True):
+        other = alone.get(user.name)
+        if other == text:
+            lines.append(AclLine(text, BOTH))
+            continue
+        lines.append(AclLine(text, "ha"))
+        if other is not None:
+            lines.append(AclLine(other, "standalone"))
+    return tuple(lines)
 
 
 def auth_context(model: Topology) -> AuthContext:
-    """ACL templates and Secret keys for the chart. The mode is a Helm value, so this takes the
-    HA shape of `model` and marks what only HA needs; the templates render that in HA mode only."""
-    ha = model if model.ha else replace(model, mode="ha")
-    server = data_users(ha, default_on=model.auth.default_user)
-    sentinel = sentinel_users(ha, default_on=model.auth.default_user)
-    lines = tuple(
-        AclLine(text, _ha_only(user))
-        for user, text in zip(server, acl_template(server), strict=True)
-    )
-    server_keys = tuple(
-        SecretKey(key, all(_ha_only(u) for u in server if secret_key(u) == key))
-        for key in dict.fromkeys(secret_key(u) for u in server if u.enabled)
-    )
-    sentinel_keys = tuple(dict.fromkeys(secret_key(u) for u in sentinel if u.enabled))
+    """ACL templates and Secret keys for the chart, in both modes."""
+    default_on = model.auth.default_user
+    ha = data_users(replace(model, mode="ha"), default_on=default_on)
+    standalone = data_users(replace(model, mode="standalone"), default_on=default_on)
+    sentinel = sentinel_users(replace(model, mode="ha"), default_on=default_on)
+    standalone_keys = set(_keys(standalone))
+    server_keys = tuple(SecretKey(k, k not in standalone_keys) for k in _keys(ha))
+    sentinel_keys = tuple(dict.fromkeys([*_keys(sentinel), *SENTINEL_PRESENTS]))
     everything = {key.name: key for key in server_keys}
     for key in sentinel_keys:
         everything.setdefault(key, SecretKey(key, True))
     return AuthContext(
-        lines, tuple(acl_template(sentinel)), server_keys, sentinel_keys, tuple(everything.values())
+        _lines(ha, standalone),
+        tuple(acl_template(sentinel)),
+        server_keys,
+        sentinel_keys,
+        tuple(everything.values()),
     )

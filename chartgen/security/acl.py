@@ -51,18 +51,26 @@ DATA_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         (SENTINEL_CHANNEL,),
     ),
-    # start-redis.sh, pre-stop.sh, health.sh and the Sentinel start script's INFO replication.
-    "probe": (
+    # The probes, start-redis.sh and the Sentinel start script: is it alive, which role.
+    "probe": (("+ping", "+info", "+role"), ()),
+    # pre-stop.sh only (ha): a stopping master pauses writes and follows the promoted replica.
+    "handover": (
         ("+ping", "+info", "+role", "+client|pause", "+client|unpause", "+replicaof"),
         (),
     ),
-    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation), and
-    # gives a replica the rotated replication password (CONFIG SET masterauth).
-    "reloader": (("+ping", "+acl|load", "+config|set"), ()),
+    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation); in
+    # ha mode it also gives a replica the rotated replication password (HA_EXTRA).
+    "reloader": (("+ping", "+acl|load"), ()),
     # The operator identity of the guide: `redis-cli -a $REDIS_PASSWORD info replication` and
-    # `BGSAVE`; reads state, takes snapshots, changes nothing.
-    "default": (("+ping", "+info", "+role", "+bgsave", "+lastsave", "+slowlog|get"), ()),
+    # `BGSAVE`; reads state, takes snapshots, changes nothing. (No SLOWLOG: it shows the
+    # arguments of other users' commands.)
+    "default": (("+ping", "+info", "+role", "+bgsave", "+lastsave"), ()),
 }
+
+# Rights a data-side identity needs only in ha mode.
+HA_EXTRA: Mapping[str, tuple[str, ...]] = {"reloader": ("+config|set",)}
+# Data-side identities that exist only in ha mode.
+HA_ONLY: frozenset[str] = frozenset({"replication", "sentinel", "handover"})
 
 # Chart identities on the Sentinel pods.
 SENTINEL_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -71,8 +79,10 @@ SENTINEL_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("+ping", "+client|setname", "+publish", "+sentinel|is-master-down-by-addr"),
         (SENTINEL_CHANNEL,),
     ),
-    # Chart scripts and probes: where is the master, hand it over before a master pod stops.
-    "probe": (("+ping", "+sentinel|get-master-addr-by-name", "+sentinel|failover"), ()),
+    # Chart scripts and probes: where is the master.
+    "probe": (("+ping", "+sentinel|get-master-addr-by-name"), ()),
+    # pre-stop.sh: hand the master over before its pod stops.
+    "handover": (("+ping", "+sentinel|get-master-addr-by-name", "+sentinel|failover"), ()),
     # ACL LOAD, and the rotated passwords Sentinel uses towards the data pods (SENTINEL SET
     # <master> auth-pass) and its peers (SENTINEL CONFIG SET sentinel-pass).
     "reloader": (("+ping", "+acl|load", "+sentinel|set", "+sentinel|config"), ()),
@@ -171,9 +181,14 @@ def data_users(model: Topology, default_on: bool = True) -> tuple[AclUser, ...]:
         for role in model.roles
     )
     internal = tuple(
-        _internal(name, "server", body, on=default_on or name != "default")
+        _internal(
+            name,
+            "server",
+            (body[0] + (HA_EXTRA.get(name, ()) if model.ha else ()), body[1]),
+            on=default_on or name != "default",
+        )
         for name, body in DATA_INTERNAL.items()
-        if model.ha or name not in ("replication", "sentinel")
+        if model.ha or name not in HA_ONLY
     )
     return roles + internal
 
@@ -220,6 +235,8 @@ INTERNAL_KEYS: Mapping[tuple[str, str], str] = {
     ("sentinel", "sentinel"): "SENTINEL_PEER_PASSWORD",
     ("server", "probe"): "PROBE_PASSWORD",
     ("sentinel", "probe"): "PROBE_PASSWORD",
+    ("server", "handover"): "HANDOVER_PASSWORD",
+    ("sentinel", "handover"): "HANDOVER_PASSWORD",
     ("server", "reloader"): "RELOADER_PASSWORD",
     ("sentinel", "reloader"): "RELOADER_PASSWORD",
 }
@@ -230,6 +247,10 @@ def secret_key(user: AclUser) -> str:
     if user.internal and (user.side, user.name) in INTERNAL_KEYS:
         return INTERNAL_KEYS[(user.side, user.name)]
     return f"{user.name.upper().replace('-', '_')}_PASSWORD"
+
+
+# Passwords a Sentinel presents to the data pods (beside those of its own users).
+SENTINEL_PRESENTS: tuple[str, ...] = ("SENTINEL_AUTH_PASSWORD",)
 
 
 def secret_keys(model: Topology) -> tuple[str, ...]:

@@ -133,10 +133,12 @@ class ValidateContext:
     def given_values(self, env: str) -> dict[str, Any]:
         """What the install command adds to the environment's values: placeholder passwords
         where the environment takes them from Helm values."""
+        import helm_python
+
         try:
             values = self.values(env)
-        except Exception:
-            return {}
+        except (OSError, helm_python.HelmError):
+            return {}  # an unreadable values file: the render check reports it
         auth = values.get("auth") or {}
         given = ((values.get("redis") or {}).get("auth") or {}).get("password")
         return placeholder_passwords() if auth.get("source") == "values" and not given else {}

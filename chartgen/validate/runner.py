@@ -126,6 +126,7 @@ def validate_tree(options: ValidateOptions) -> Outcome:
             "environments": options.environments,
             "kube_versions": options.kube_versions,
             "strict": options.strict,
+            "root": str(options.root),  # findings' file names are relative to it
         },
         tools=dict(vars(options.tools)),
         cache_dir=options.cache_dir,

@@ -16,9 +16,9 @@ SEVERITY = "error"
 COMPONENT = "app.kubernetes.io/component"
 # Chart identities each side must have, by mode.
 REQUIRED = {
-    ("server", "ha"): {"replication", "sentinel", "probe", "reloader", "default"},
+    ("server", "ha"): {"replication", "sentinel", "probe", "handover", "reloader", "default"},
     ("server", "standalone"): {"probe", "reloader", "default"},
-    ("sentinel", "ha"): {"sentinel", "probe", "reloader", "default"},
+    ("sentinel", "ha"): {"sentinel", "probe", "handover", "reloader", "default"},
 }
 DATABASES = range(16)
 

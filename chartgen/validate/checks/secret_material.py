@@ -17,7 +17,7 @@ SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY", re.IG
 # redis.conf / ACL lines that would carry a password in clear text
 CONFIG_SECRET = re.compile(
     r"^\s*(requirepass|masterauth|sentinel\s+auth-pass|sentinel\s+sentinel-pass)\s+\S+"
-    r"|^\s*user\s+\S+.*\s>\S+",
+    r"|^\s*(?:[A-Z0-9_-]+\s+)?user\s+\S+.*\s>\S+",
     re.MULTILINE,
 )
 ARGV_SECRET = re.compile(r"(--requirepass|--masterauth|--pass(word)?|-a)\b", re.IGNORECASE)
