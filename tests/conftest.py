@@ -59,7 +59,10 @@ FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 
 def topology(tmp_path: Path) -> Iterator[LocalTopology]:
     """The production HA topology (3 data pods, 3 Sentinels) booted from the rendered chart."""
     require_binaries()
-    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=FAST_FAILOVER))
+    # Without TLS (tests/test_live_tls.py boots production with it): these tests also speak the
+    # deployment guide's plaintext `redis-cli -a` commands.
+    extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=extra))
     local.build(replicas=3, sentinels=3)
     try:
         local.start_all()

@@ -60,13 +60,13 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 
 def mounted_secrets(objects: list[dict[str, Any]]) -> set[str]:
-    """The Secrets the StatefulSets' pods mount."""
+    """The passwords' Secrets the StatefulSets' pods mount (volume `auth`)."""
     return {
         volume["secret"]["secretName"]
         for o in objects
         if o["kind"] == "StatefulSet"
         for volume in o["spec"]["template"]["spec"]["volumes"]
-        if "secret" in volume
+        if "secret" in volume and volume["name"] == "auth"
     }
 
 

@@ -94,6 +94,10 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
             "externalSecret.refreshInterval",
         )
     },
+    **{
+        ("tls", *key.split(".")): f"tls.{key}"
+        for key in ("enabled", "issuer.kind", "issuer.name", "duration", "renewBefore")
+    },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"

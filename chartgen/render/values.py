@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
 from chartgen.render.network_values import network_policy_values
@@ -25,7 +26,7 @@ from chartgen.render.value_parts import (
     probe,
     resources,
 )
-from chartgen.topology.constraints import placeholder_spec
+from chartgen.topology.constraints import placeholder_spec, spec_property
 from chartgen.topology.model import (
     Cache,
     Image,
@@ -33,6 +34,7 @@ from chartgen.topology.model import (
     RedisConfig,
     Sentinel,
     Sessions,
+    Tls,
     Topology,
     build_model,
 )
@@ -94,6 +96,60 @@ def _service_account() -> dict[str, Node]:
                     STRING,
                 ),
                 "annotations": Param({}, "Annotations, e.g. for workload identity.", FREE_OBJECT),
+            },
+        )
+    }
+
+
+def _tls(tls: Tls) -> dict[str, Node]:
+    spec = ("tls",)
+
+    def schema(*path: str) -> dict[str, Any]:
+        node = spec_property((*spec, *path))
+        return {k: v for k, v in node.items() if k not in ("description", "default")}
+
+    return {
+        "tls": Group(
+            "TLS via cert-manager for Redis and Sentinel (chart README, Security): the same "
+            "ports speak TLS only, replication and Sentinel use TLS.",
+            {
+                "enabled": Param(
+                    tls.enabled,
+                    "TLS only on the Redis and Sentinel ports; needs cert-manager.",
+                    BOOLEAN,
+                    (*spec, "enabled"),
+                ),
+                "issuer": Group(
+                    "Issuer of the server certificate; an empty name bootstraps a self-signed CA.",
+                    {
+                        "kind": Param(
+                            tls.issuer_kind,
+                            "Issuer or ClusterIssuer.",
+                            schema("issuer", "kind"),
+                            (*spec, "issuer", "kind"),
+                        ),
+                        "name": Param(
+                            tls.issuer_name,
+                            "An existing CA-type issuer (it fills ca.crt); empty: the chart's "
+                            "self-signed CA.",
+                            schema("issuer", "name"),
+                            (*spec, "issuer", "name"),
+                        ),
+                    },
+                ),
+                "duration": Param(
+                    tls.duration,
+                    "Server certificate lifetime.",
+                    schema("duration"),
+                    (*spec, "duration"),
+                ),
+                "renewBefore": Param(
+                    tls.renew_before,
+                    "Renewal this long before expiry; data pods reload without a restart, "
+                    "Sentinels on their next restart.",
+                    schema("renewBefore"),
+                    (*spec, "renewBefore"),
+                ),
             },
         )
     }
@@ -352,6 +408,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_sessions(model.sessions),
         **_cache(model.cache),
         **auth_values(model.auth),
+        **_tls(model.tls),
     }
 
 

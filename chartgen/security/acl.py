@@ -58,17 +58,16 @@ DATA_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("+ping", "+info", "+role", "+client|pause", "+client|unpause", "+replicaof"),
         (),
     ),
-    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation); in
-    # ha mode it also gives a replica the rotated replication password (HA_EXTRA).
-    "reloader": (("+ping", "+acl|load"), ()),
+    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation),
+    # gives a replica the rotated replication password (CONFIG SET masterauth) and the server a
+    # renewed certificate (CONFIG SET tls-*-file). Internal: its password is only in the pods.
+    "reloader": (("+ping", "+acl|load", "+config|set"), ()),
     # The operator identity of the guide: `redis-cli -a $REDIS_PASSWORD info replication` and
     # `BGSAVE`; reads state, takes snapshots, changes nothing. (No SLOWLOG: it shows the
     # arguments of other users' commands.)
     "default": (("+ping", "+info", "+role", "+bgsave", "+lastsave"), ()),
 }
 
-# Rights a data-side identity needs only in ha mode.
-HA_EXTRA: Mapping[str, tuple[str, ...]] = {"reloader": ("+config|set",)}
 # Data-side identities that exist only in ha mode.
 HA_ONLY: frozenset[str] = frozenset({"replication", "sentinel", "handover"})
 
@@ -181,12 +180,7 @@ def data_users(model: Topology, default_on: bool = True) -> tuple[AclUser, ...]:
         for role in model.roles
     )
     internal = tuple(
-        _internal(
-            name,
-            "server",
-            (body[0] + (HA_EXTRA.get(name, ()) if model.ha else ()), body[1]),
-            on=default_on or name != "default",
-        )
+        _internal(name, "server", body, on=default_on or name != "default")
         for name, body in DATA_INTERNAL.items()
         if model.ha or name not in HA_ONLY
     )

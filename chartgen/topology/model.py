@@ -144,6 +144,17 @@ class Auth:
 
 
 @dataclass(frozen=True)
+class Tls:
+    """TLS through cert-manager in one environment."""
+
+    enabled: bool
+    issuer_kind: str
+    issuer_name: str  # empty: the chart's self-signed CA
+    duration: str
+    renew_before: str
+
+
+@dataclass(frozen=True)
 class Topology:
     """One resolved environment (or the base spec) as typed objects."""
 
@@ -157,6 +168,7 @@ class Topology:
     cache: Cache
     roles: tuple[Role, ...]
     auth: Auth
+    tls: Tls
 
     @property
     def ha(self) -> bool:
@@ -193,6 +205,22 @@ def _auth(spec: dict[str, Any]) -> Auth:
             ref("remoteKey"),
             ref("refreshInterval"),
         ),
+    )
+
+
+def _tls(spec: dict[str, Any]) -> Tls:
+    raw = spec.get("tls", {})
+    issuer = raw.get("issuer", {})
+
+    def setting(source: dict[str, Any], path: tuple[str, ...]) -> Any:
+        return source.get(path[-1], spec_default(path))
+
+    return Tls(
+        enabled=bool(setting(raw, ("tls", "enabled"))),
+        issuer_kind=str(setting(issuer, ("tls", "issuer", "kind"))),
+        issuer_name=str(setting(issuer, ("tls", "issuer", "name"))),
+        duration=str(setting(raw, ("tls", "duration"))),
+        renew_before=str(setting(raw, ("tls", "renewBefore"))),
     )
 
 
@@ -301,4 +329,5 @@ def build_model(spec: dict[str, Any]) -> Topology:
             for name, body in sorted(spec["roles"].items())
         ),
         auth=_auth(spec),
+        tls=_tls(spec),
     )

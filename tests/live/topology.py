@@ -3,8 +3,10 @@
 The pods' start scripts, health checks, ACL users and configuration come from the chart as the
 real Helm engine renders it; only the addresses change: every pod DNS name maps to 127.0.0.1 and
 a free port, as the headless Services would resolve them in a cluster. The passwords' Secret is
-a folder of files, one per key, as the kubelet mounts it (and updates it on rotation). The tests
-talk to the servers as one test-only administrator, added to the rendered ACL users.
+a folder of files, one per key, as the kubelet mounts it (and updates it on rotation); so is the
+certificate Secret when the rendered chart has TLS on (the test puts tls.crt, tls.key and ca.crt
+in `LocalTopology.tls_dir`). The tests talk to the servers as one test-only administrator, added
+to the rendered ACL users, over TLS to a topology that has it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,21 @@ ADMIN, ADMIN_KEY, ADMIN_PASSWORD = "chartgen-test", "CHARTGEN_TEST_PASSWORD", "l
 ADMIN_LINE = f"{ADMIN_KEY} user {ADMIN} on resetpass allkeys allchannels +@all"
 
 
+# Ports served over TLS only -> the CA their certificate is checked against.
+TLS_PORTS: dict[int, Path] = {}
+
+
+def tls_args(port: int) -> list[str]:
+    """redis-cli's TLS options for a server of a TLS topology, else none."""
+    ca = TLS_PORTS.get(port)
+    return ["--tls", "--cacert", str(ca)] if ca else []
+
+
 def cli_as(user: str, password: str, port: int, *args: str, timeout: float = 5) -> str:
-    """redis-cli as `user` (password through REDISCLI_AUTH, as the chart's scripts do)."""
+    """redis-cli as `user` (password through REDISCLI_AUTH, as the chart's scripts do), over TLS
+    when the server's topology has TLS on."""
     result = subprocess.run(
-        ["redis-cli", "--user", user, "-h", "127.0.0.1", "-p", str(port), *args],
+        ["redis-cli", *tls_args(port), "--user", user, "-h", "127.0.0.1", "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -130,28 +143,42 @@ class LocalTopology:
             (target / key).write_text(text + extra)
         return target
 
+    def auth_dir(self, statefulset: str) -> Path:
+        """The passwords' Secret as one StatefulSet's pods mount it (only its items)."""
+        return self.root / "auth" / statefulset
+
     @property
-    def auth_dir(self) -> Path:
-        return self.root / "auth"
+    def tls_dir(self) -> Path:
+        """The certificate Secret's folder (tls.crt, tls.key, ca.crt), as the kubelet mounts it."""
+        return self.root / "tls"
+
+    @property
+    def tls(self) -> bool:
+        """The rendered chart serves TLS (its containers get TLS_DIR)."""
+        return any(item["name"] == "TLS_DIR" for item in self.container(REDIS_SET)["env"])
 
     def _write_secret(self) -> None:
-        """The passwords' Secret as the kubelet mounts it: a file per key the pods mount."""
-        self.auth_dir.mkdir(parents=True, exist_ok=True)
-        keys = {ADMIN_KEY}
+        """The passwords' Secret as the kubelet mounts it in each StatefulSet's pods: a file per
+        item of its `auth` volume (so a key a pod reads but does not mount is missing here too),
+        without a final newline, as Secret values usually are."""
         for obj in self.objects:
             if obj.kind != "StatefulSet":
                 continue
+            folder = self.auth_dir(obj.name)
+            folder.mkdir(parents=True, exist_ok=True)
             for volume in obj.body["spec"]["template"]["spec"]["volumes"]:
-                keys.update(item["key"] for item in volume.get("secret", {}).get("items", []))
-        for key in sorted(keys):
-            password = ADMIN_PASSWORD if key == ADMIN_KEY else live_password(key)
-            self.set_secret(key, [password])
+                if volume["name"] == "auth":
+                    for item in volume["secret"]["items"]:
+                        (folder / item["path"]).write_text(live_password(item["key"]))
+            (folder / ADMIN_KEY).write_text(ADMIN_PASSWORD)
 
     def set_secret(self, key: str, passwords: list[str]) -> None:
-        """Change one key of the Secret in place, atomically, as the kubelet's update does."""
-        staging = self.auth_dir / f".{key}.new"
-        staging.write_text("\n".join(passwords) + "\n")
-        os.replace(staging, self.auth_dir / key)
+        """Change one key in every pod's mount, atomically, as the kubelet's update does."""
+        for folder in (self.root / "auth").iterdir():
+            if (folder / key).is_file():
+                staging = folder / f".{key}.new"
+                staging.write_text("\n".join(passwords))
+                os.replace(staging, folder / key)
 
     def container(self, statefulset: str) -> dict[str, Any]:
         spec = self._object("StatefulSet", statefulset)["spec"]
@@ -181,7 +208,10 @@ class LocalTopology:
     def build(self, replicas: int, sentinels: int) -> None:
         """Lay out `replicas` data pods and `sentinels` Sentinels (0 for standalone)."""
         self._write_secret()
-        secret = {"AUTH_DIR": str(self.auth_dir), "AUTH_POLL_SECONDS": "1"}
+        secret = {"AUTH_POLL_SECONDS": "1"}
+        if self.tls:
+            assert (self.tls_dir / "ca.crt").is_file(), f"put the certificates in {self.tls_dir}"
+            secret["TLS_DIR"] = str(self.tls_dir)
         redis_dir = self._files(REDIS_SET, "redis-config")
         redis_env0 = {i["name"]: i.get("value", "") for i in self.container(REDIS_SET)["env"]}
         redis_ports = [free_port() for _ in range(replicas)]
@@ -219,8 +249,11 @@ class LocalTopology:
                     "REDIS_PORT": str(port),
                     **ha_paths,
                     **secret,
+                    "AUTH_DIR": str(self.auth_dir(REDIS_SET)),
                 },
             )
+            if self.tls:
+                TLS_PORTS[port] = self.tls_dir / "ca.crt"
             self.redis.append(
                 Pod(
                     f"redis-{i}",
@@ -242,8 +275,11 @@ class LocalTopology:
                     "RUNTIME_DIR": str(runtime),
                     "SENTINEL_PORT": str(port),
                     **secret,
+                    "AUTH_DIR": str(self.auth_dir(SENTINEL_SET)),
                 },
             )
+            if self.tls:
+                TLS_PORTS[port] = self.tls_dir / "ca.crt"
             self.sentinels.append(
                 Pod(
                     f"sentinel-{i}",
@@ -289,6 +325,7 @@ class LocalTopology:
     def stop(self) -> None:
         for pod in [*self.sentinels, *self.redis]:
             pod.kill()
+            TLS_PORTS.pop(pod.port, None)
 
     def logs(self) -> str:
         return "\n".join(

@@ -1,18 +1,64 @@
-# Sourced by the scripts: passwords and the ACL file.
+# Sourced by the scripts: passwords, the ACL file, and TLS (on when TLS_DIR names the mounted
+# certificate Secret: tls.crt, tls.key, ca.crt).
 # Passwords live only in the mounted Secret, one file per key ($AUTH_DIR/<KEY>), one password
 # per line while a password rotates: servers accept every line, clients use the last one.
 
-# password_of KEY: the newest password of KEY.
-password_of() {
-  sed '/^[[:space:]]*$/d' "$AUTH_DIR/$1" | tail -n 1
+# passwords_of KEY: every password of KEY, one a line, each line ended (Secret values usually
+# lack a final newline), carriage returns and blank lines dropped. The one reading of the
+# Secret files, so servers and clients agree on what a password is.
+passwords_of() {
+  awk '{ sub(/\r$/, "") } NF' "$AUTH_DIR/$1"
 }
 
-# probe_cli TIMEOUT ARGS...: redis-cli as the chart's probe identity. The password travels in
-# REDISCLI_AUTH, never on a command line.
+# password_of KEY: the newest password of KEY.
+password_of() {
+  passwords_of "$1" | tail -n 1
+}
+
+# redis_cli TIMEOUT USER PASSWORD ARGS...: redis-cli as USER, over TLS when TLS_DIR is set (the
+# server's certificate checked against the mounted CA). The password travels in REDISCLI_AUTH,
+# never on a command line.
+redis_cli() {
+  cli_seconds=$1
+  cli_user=$2
+  cli_password=$3
+  shift 3
+  if [ -n "${TLS_DIR:-}" ]; then
+    set -- --tls --cacert "$TLS_DIR/ca.crt" "$@"
+  fi
+  REDISCLI_AUTH=$cli_password timeout "$cli_seconds" redis-cli --user "$cli_user" "$@"
+}
+
+# probe_cli TIMEOUT ARGS...: redis-cli as the chart's probe identity.
 probe_cli() {
   seconds=$1
   shift
-  REDISCLI_AUTH=$(password_of PROBE_PASSWORD) timeout "$seconds" redis-cli --user probe "$@"
+  redis_cli "$seconds" probe "$(password_of PROBE_PASSWORD)" "$@"
+}
+
+# handover_cli TIMEOUT ARGS...: redis-cli as the identity that may pause writes, follow another
+# master and ask Sentinel to fail over (pre-stop.sh only).
+handover_cli() {
+  seconds=$1
+  shift
+  redis_cli "$seconds" handover "$(password_of HANDOVER_PASSWORD)" "$@"
+}
+
+# listen_config PORT: the config lines that serve PORT; with TLS_DIR set, TLS only (`port 0`),
+# TLS towards masters and Sentinels too (tls-replication), clients authenticated by password
+# rather than by certificate.
+listen_config() {
+  if [ -z "${TLS_DIR:-}" ]; then
+    echo "port $1"
+    return
+  fi
+  echo "port 0"
+  echo "tls-port $1"
+  echo "tls-cert-file $(config_quoted "$TLS_DIR/tls.crt")"
+  echo "tls-key-file $(config_quoted "$TLS_DIR/tls.key")"
+  echo "tls-ca-cert-file $(config_quoted "$TLS_DIR/ca.crt")"
+  echo "tls-auth-clients no"
+  echo "tls-replication yes"
 }
 
 # assemble_acl TEMPLATE OUT: the ACL file. Each template line is `<KEY> user <name> on
@@ -24,10 +70,9 @@ assemble_acl() {
   while read -r key rest; do
     hashes=""
     if [ "$key" != "-" ]; then
-      while IFS= read -r password || [ -n "$password" ]; do
-        [ -n "$password" ] || continue
-        hashes="$hashes #$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)"
-      done < "$AUTH_DIR/$key"
+      hashes=$(passwords_of "$key" | while IFS= read -r password; do
+        printf ' #%s' "$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)"
+      done)
       if [ -z "$hashes" ]; then
         echo "auth: the Secret key $key holds no password" >&2
         rm -f "$staging"
@@ -47,4 +92,10 @@ config_quoted() {
 # auth_fingerprint: changes whenever the kubelet updates the mounted Secret.
 auth_fingerprint() {
   cat "$AUTH_DIR"/* 2>/dev/null | cksum
+}
+
+# tls_fingerprint: changes whenever cert-manager renews the certificate (empty without TLS).
+tls_fingerprint() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  cat "$TLS_DIR"/* 2>/dev/null | cksum
 }

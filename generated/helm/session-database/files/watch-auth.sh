@@ -3,6 +3,11 @@
 # every AUTH_POLL_SECONDS this rebuilds the ACL file from it, has the server reload it (as the
 # reloader identity), and switches the passwords this server itself presents: a replica's
 # masterauth, a Sentinel's auth-pass towards the data pods and sentinel-pass towards its peers.
+# With TLS on it also follows certificate renewal: cert-manager updates the certificate Secret,
+# the kubelet the mounted files, and a data pod has Redis load them again (CONFIG SET of the
+# tls-*-file settings re-reads the files). Sentinel 7.0 cannot (no CONFIG in Sentinel mode, and
+# SENTINEL CONFIG SET refuses tls-* settings): it serves the new certificate after its next
+# restart, well within renewBefore.
 # Usage: watch-auth.sh redis|sentinel PORT ACL_TEMPLATE
 set -u
 # shellcheck source=auth.sh
@@ -17,7 +22,7 @@ previous="$RUNTIME_DIR/reloader.previous"
 # the previous Secret's first (the server still has that ACL), then the current ones.
 reloader_passwords() {
   cat "$previous" 2>/dev/null
-  sed '/^[[:space:]]*$/d' "$AUTH_DIR/RELOADER_PASSWORD"
+  passwords_of RELOADER_PASSWORD
 }
 
 # as_reloader VALUE ARGS...: redis-cli as the reloader; a non-empty VALUE is sent as the last
@@ -28,11 +33,10 @@ as_reloader() {
   reloader_passwords | {
     while IFS= read -r password; do
       if [ -n "$value" ]; then
-        answer=$(printf '%s' "$value" | REDISCLI_AUTH="$password" timeout 5 \
-          redis-cli --user reloader -p "$port" -x "$@" 2>/dev/null)
-      else
-        answer=$(REDISCLI_AUTH="$password" timeout 5 redis-cli --user reloader -p "$port" "$@" \
+        answer=$(printf '%s' "$value" | redis_cli 5 reloader "$password" -p "$port" -x "$@" \
           2>/dev/null)
+      else
+        answer=$(redis_cli 5 reloader "$password" -p "$port" "$@" 2>/dev/null)
       fi
       [ "$answer" = "OK" ] && exit 0
     done
@@ -56,15 +60,38 @@ reload() {
         || return 1
       ;;
   esac
-  (umask 077 && sed '/^$/d' "$AUTH_DIR/RELOADER_PASSWORD" > "$previous")
+  (umask 077 && passwords_of RELOADER_PASSWORD > "$previous")
   echo "watch-auth: passwords reloaded"
 }
 
-(umask 077 && sed '/^$/d' "$AUTH_DIR/RELOADER_PASSWORD" > "$previous")
+# reload_tls: have the server read the renewed certificate, key and CA. False while the files
+# do not fit together yet (tried again at the next poll).
+reload_tls() {
+  case "$side" in
+    redis)
+      as_reloader "" CONFIG SET tls-cert-file "$TLS_DIR/tls.crt" \
+        tls-key-file "$TLS_DIR/tls.key" tls-ca-cert-file "$TLS_DIR/ca.crt" || {
+        echo "watch-auth: renewed certificate not loaded yet" >&2
+        return 1
+      }
+      echo "watch-auth: renewed certificate loaded"
+      ;;
+    sentinel)
+      echo "watch-auth: certificate renewed; Sentinel serves it after its next restart"
+      ;;
+  esac
+}
+
+(umask 077 && passwords_of RELOADER_PASSWORD > "$previous")
 last=$(auth_fingerprint)
+tls_last=$(tls_fingerprint)
 while sleep "${AUTH_POLL_SECONDS:-10}"; do
   now=$(auth_fingerprint)
   if [ "$now" != "$last" ] && reload; then
     last=$now
+  fi
+  tls_now=$(tls_fingerprint)
+  if [ "$tls_now" != "$tls_last" ] && reload_tls; then
+    tls_last=$tls_now
   fi
 done

@@ -5,7 +5,7 @@
 set -u
 [ "$REDIS_MODE" = "ha" ] || exit 0
 . "$(dirname "$0")/lib.sh"
-local_cli() { probe_cli 3 -p "$REDIS_PORT" "$@" 2>/dev/null; }
+local_cli() { handover_cli 3 -p "$REDIS_PORT" "$@" 2>/dev/null; }
 [ "$(local_cli ROLE | sed -n 1p)" = "master" ] || exit 0
 replicas=$(local_cli INFO replication | sed -n 's/^connected_slaves:\([0-9]*\).*/\1/p')
 if [ "${replicas:-0}" -eq 0 ]; then
@@ -14,7 +14,7 @@ if [ "${replicas:-0}" -eq 0 ]; then
 fi
 # Writes wait instead of landing here, so the promoted replica has every acknowledged one.
 local_cli CLIENT PAUSE $((FAILOVER_WAIT_SECONDS * 1000)) WRITE > /dev/null
-answer=$(probe_cli 5 -h "$SENTINEL_HOST" -p "$SENTINEL_PORT" \
+answer=$(handover_cli 5 -h "$SENTINEL_HOST" -p "$SENTINEL_PORT" \
   SENTINEL FAILOVER "$MASTER_SET" 2>&1)
 echo "pre-stop: master with $replicas replica(s); Sentinel: $answer"
 case "$answer" in

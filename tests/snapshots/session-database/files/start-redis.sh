@@ -10,7 +10,7 @@ acl_template="${CONFIG_FILE%/*}/users.acl"
 assemble_acl "$acl_template" "$RUNTIME_DIR/users.acl"
 {
   echo "include $CONFIG_FILE"
-  echo "port $REDIS_PORT"
+  listen_config "$REDIS_PORT"
   echo "dir $DATA_DIR"
   echo "aclfile $RUNTIME_DIR/users.acl"
 } > "$conf"
@@ -36,6 +36,6 @@ if [ "$REDIS_MODE" = "ha" ]; then
     echo "replicaof $master_host $master_port" >> "$conf"
   fi
 fi
-# Rotated passwords take effect without a restart (the watcher lives as long as the server).
+# Rotated passwords and renewed certificates take effect without a restart (the watcher lives as long as the server).
 sh "$(dirname "$0")/watch-auth.sh" redis "$REDIS_PORT" "$acl_template" &
 exec redis-server "$conf" "$@"

@@ -54,7 +54,7 @@ conf="$RUNTIME_DIR/sentinel.conf"
 assemble_acl "$CONFIG_DIR/users.acl" "$RUNTIME_DIR/users.acl"
 {
   cat "$CONFIG_DIR/sentinel.conf"
-  echo "port $SENTINEL_PORT"
+  listen_config "$SENTINEL_PORT"
   echo "aclfile $RUNTIME_DIR/users.acl"
   echo "sentinel announce-ip $ANNOUNCE_HOST"
   echo "sentinel announce-port $SENTINEL_PORT"

@@ -237,3 +237,8 @@ render is deterministic (no random values: Argo CD renders with `helm template`)
 {{- fail "sentinel.quorum exceeds sentinel.replicas: no failover could ever be agreed" }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret cert-manager fills with the server certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "session-database.tlsSecretName" -}}
+{{- printf "%s-tls" (include "session-database.fullname" .) }}
+{{- end }}

@@ -1,0 +1,224 @@
+"""TLS on the rendered production topology (TLS on there), booted with real redis-server and
+redis-sentinel (3 data pods, 3 Sentinels) from the chart's scripts, with a CA and a server
+certificate made here by openssl in place of cert-manager's: replication, Sentinel agreement and
+a failover over TLS, plaintext refused, and a renewed certificate served by a data pod without
+a restart."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chartgen.engines import helm
+from tests.conftest import CHART, FAST_FAILOVER
+from tests.live.topology import (
+    REDIS_SET,
+    LocalTopology,
+    cli,
+    info,
+    online_replicas,
+    require_binaries,
+    wait_for,
+)
+
+pytestmark = pytest.mark.live
+
+
+def openssl(*args: str) -> str:
+    result = subprocess.run(
+        ["openssl", *args], capture_output=True, text=True, timeout=30, check=True
+    )
+    return result.stdout
+
+
+def make_ca(folder: Path) -> None:
+    """A self-signed CA, as the chart's bootstrap (selfSigned Issuer -> isCA Certificate)."""
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(folder / "ca.key"))
+    openssl(
+        "req", "-x509", "-new", "-key", str(folder / "ca.key"), "-subj", "/CN=live-test-ca",
+        "-days", "2", "-out", str(folder / "ca.pem"),
+    )  # fmt: skip
+
+
+def issue(folder: Path, serial: int) -> None:
+    """A server certificate for 127.0.0.1 and localhost with `serial`, signed by the CA, written
+    into the mounted folder as cert-manager's Secret holds it (key and certificate each replaced
+    atomically; the watcher retries while they do not match yet)."""
+    work = folder.parent
+    key, csr, crt = work / f"s{serial}.key", work / f"s{serial}.csr", work / f"s{serial}.crt"
+    ext = work / "san.ext"
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "keyUsage=digitalSignature\n"
+    )
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
+    openssl("req", "-new", "-key", str(key), "-subj", "/CN=localhost", "-out", str(csr))
+    openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(work / "ca.pem"), "-CAkey",
+        str(work / "ca.key"), "-set_serial", str(serial), "-days", "1", "-extfile", str(ext),
+        "-out", str(crt),
+    )  # fmt: skip
+    folder.mkdir(exist_ok=True)
+    for name, source in (("ca.crt", work / "ca.pem"), ("tls.key", key), ("tls.crt", crt)):
+        staging = folder / f".{name}.new"
+        staging.write_bytes(source.read_bytes())
+        staging.chmod(0o440)
+        staging.replace(folder / name)
+
+
+def served_serial(port: int) -> int:
+    """The serial of the certificate the server on `port` presents (openssl s_client)."""
+    shown = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-showcerts"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
+    first = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", shown, re.S)
+    assert first, shown
+    serial = subprocess.run(
+        ["openssl", "x509", "-noout", "-serial"],
+        input=first.group(0),
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    return int(serial.strip().split("=", 1)[1], 16)
+
+
+def plaintext_ping(port: int) -> bytes:
+    """What a plaintext client gets for PING: nothing, or a reset, from a TLS-only port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64)
+    except OSError:
+        return b""
+
+
+def agreed_port(topology: LocalTopology) -> int | None:
+    agreed = topology.agreed_master()
+    return int(agreed.rsplit(":", 1)[1]) if agreed else None
+
+
+@pytest.fixture(scope="module")
+def tls_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]:
+    require_binaries()
+    root = tmp_path_factory.mktemp("tls")
+    objects = helm.render(CHART, "production", extra=FAST_FAILOVER)
+    local = LocalTopology(root, objects)
+    assert local.tls, "production renders with TLS on"
+    make_ca(root)
+    issue(local.tls_dir, serial=1001)
+    local.build(replicas=3, sentinels=3)
+    started = time.monotonic()
+    try:
+        local.start_all()
+        print(
+            f"\nTLS topology ready (3 data pods, 3 Sentinels) in {time.monotonic() - started:.1f}s"
+        )
+        yield local
+    except AssertionError:
+        print(local.logs())
+        raise
+    finally:
+        local.stop()
+
+
+def test_the_rendered_config_serves_tls_only(tls_topology: LocalTopology) -> None:
+    for pod in [*tls_topology.redis, *tls_topology.sentinels]:
+        conf = Path(pod.env["RUNTIME_DIR"]) / (
+            "redis.conf" if "redis" in pod.name else "sentinel.conf"
+        )
+        text = conf.read_text()
+        assert re.search(r"^port 0$", text, re.M), pod.name
+        assert f"tls-port {pod.port}" in text
+        assert "tls-replication yes" in text and "tls-auth-clients no" in text
+        assert served_serial(pod.port) == 1001
+
+
+def test_replication_and_sentinel_agreement_over_tls(tls_topology: LocalTopology) -> None:
+    wait_for(lambda: agreed_port(tls_topology) is not None, "Sentinels agree on a master")
+    master = agreed_port(tls_topology)
+    assert master is not None
+    wait_for(lambda: online_replicas(master) == 2, "2 replicas online over TLS")
+    assert cli(master, "SET", "session:tls", "1") == "OK"
+    assert cli(master, "WAIT", "2", "5000", timeout=10) == "2"
+    for pod in tls_topology.redis:
+        if pod.port != master:
+            assert info(pod.port, "replication")["master_link_status"] == "up"
+            assert cli(pod.port, "GET", "session:tls") == "1"
+    sentinel = tls_topology.sentinels[0]
+    masters = cli(sentinel.port, "SENTINEL", "master", sentinel.env["MASTER_SET"]).splitlines()
+    fields = dict(zip(masters[::2], masters[1::2], strict=False))
+    assert fields["num-slaves"] == "2" and fields["num-other-sentinels"] == "2"
+    assert "s_down" not in fields["flags"]
+
+
+def test_plaintext_is_refused(tls_topology: LocalTopology) -> None:
+    for pod in [*tls_topology.redis, *tls_topology.sentinels]:
+        assert b"PONG" not in plaintext_ping(pod.port), pod.name
+        plain = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(pod.port), "PING"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        assert "PONG" not in plain.stdout, pod.name
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(tls_topology: LocalTopology) -> None:
+    pods = tls_topology.redis
+    pids = {pod.name: info(pod.port, "server")["process_id"] for pod in pods}
+    assert all(pids[p.name] == str(p.process.pid) for p in pods if p.process)
+    renewed = time.monotonic()
+    issue(tls_topology.tls_dir, serial=2002)
+    wait_for(
+        lambda: all(served_serial(pod.port) == 2002 for pod in pods),
+        "every data pod serving the renewed certificate",
+        timeout=30,
+    )
+    elapsed = time.monotonic() - renewed
+    print(f"\nrenewed certificate (serial 2002) served by all 3 data pods after {elapsed:.1f}s")
+    assert {pod.name: info(pod.port, "server")["process_id"] for pod in pods} == pids
+    for pod in pods:
+        assert "renewed certificate loaded" in pod.log.read_text(), pod.name
+    # Sentinel 7.0 cannot reload its certificate (chart README): the old one until a restart.
+    sentinel = tls_topology.sentinels[0]
+    assert served_serial(sentinel.port) == 1001
+    assert cli(sentinel.port, "PING") == "PONG"  # the same CA still verifies it
+    print("Sentinel still serves serial 1001 (reloads on restart, as documented)")
+
+
+def test_a_failover_over_tls(tls_topology: LocalTopology) -> None:
+    old = agreed_port(tls_topology)
+    assert old is not None
+    victim = next(pod for pod in tls_topology.redis if pod.port == old)
+    killed = time.monotonic()
+    victim.kill()
+    wait_for(
+        lambda: agreed_port(tls_topology) not in (None, old),
+        "the Sentinels agreeing on a new master",
+        timeout=60,
+    )
+    new = agreed_port(tls_topology)
+    assert new is not None
+    print(f"\nfailover over TLS: new master agreed {time.monotonic() - killed:.1f}s after the kill")
+    wait_for(lambda: online_replicas(new) == 1, "the remaining replica following the new master")
+    assert cli(new, "SET", "session:after", "1") == "OK"
+    # The old master comes back as a replica of the new one, over TLS.
+    tls_topology.start_redis(tls_topology.redis.index(victim))
+    wait_for(lambda: online_replicas(new) == 2, "the old master rejoining as a replica")
+    assert info(old, "replication")["role"] == "slave"
+    assert REDIS_SET in victim.env["POD_NAME"]
