@@ -20,6 +20,7 @@ from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.topology import (
     REDIS_SET,
     LocalTopology,
+    Pod,
     cli,
     info,
     online_replicas,
@@ -158,11 +159,20 @@ def test_replication_and_sentinel_agreement_over_tls(tls_topology: LocalTopology
         if pod.port != master:
             assert info(pod.port, "replication")["master_link_status"] == "up"
             assert cli(pod.port, "GET", "session:tls") == "1"
-    sentinel = tls_topology.sentinels[0]
-    masters = cli(sentinel.port, "SENTINEL", "master", sentinel.env["MASTER_SET"]).splitlines()
-    fields = dict(zip(masters[::2], masters[1::2], strict=False))
-    assert fields["num-slaves"] == "2" and fields["num-other-sentinels"] == "2"
-    assert "s_down" not in fields["flags"]
+    # Each Sentinel finds the replicas (INFO from the master) and its peers (hello messages
+    # through the master), all over TLS.
+    for sentinel in tls_topology.sentinels:
+
+        def sees_all(sentinel: Pod = sentinel) -> bool:
+            reply = cli(sentinel.port, "SENTINEL", "master", sentinel.env["MASTER_SET"])
+            fields = dict(zip(reply.splitlines()[::2], reply.splitlines()[1::2], strict=False))
+            return (
+                fields.get("num-slaves") == "2"
+                and fields.get("num-other-sentinels") == "2"
+                and "down" not in fields.get("flags", "down")
+            )
+
+        wait_for(sees_all, f"{sentinel.name} seeing 2 replicas and 2 other Sentinels")
 
 
 def test_plaintext_is_refused(tls_topology: LocalTopology) -> None:
@@ -199,6 +209,18 @@ def test_a_renewed_certificate_is_served_without_a_restart(tls_topology: LocalTo
     assert served_serial(sentinel.port) == 1001
     assert cli(sentinel.port, "PING") == "PONG"  # the same CA still verifies it
     print("Sentinel still serves serial 1001 (reloads on restart, as documented)")
+    crt = str(tls_topology.tls_dir / "tls.crt")
+    for refused in (
+        ["SENTINEL", "CONFIG", "SET", "tls-cert-file", crt],
+        ["CONFIG", "SET", "tls-cert-file", crt],
+    ):
+        answer = cli(sentinel.port, *refused)
+        print(f"Sentinel: {' '.join(refused[:-1])} -> {answer}")
+        assert "ERR" in answer
+    sentinel.kill()
+    tls_topology.start_sentinel(0)
+    assert served_serial(sentinel.port) == 2002
+    wait_for(lambda: tls_topology.agreed_master() is not None, "Sentinels agreeing after restart")
 
 
 def test_a_failover_over_tls(tls_topology: LocalTopology) -> None:
