@@ -379,7 +379,7 @@ def test_failover_with_auth(cluster: Cluster) -> None:
     logs = "".join((c.tmp / f"sentinel-{i}" / "log").read_text()[-1500:] for i in range(3))
     assert ready, f"Sentinels never discovered replicas and peers with auth on\n{logs}"
     start = time.monotonic()
-    with _as(c, c.sentinel_ports[0], "probe", sentinel=True) as s:
+    with _as(c, c.sentinel_ports[0], "handover", sentinel=True) as s:  # as pre-stop.sh does
         assert s.call("SENTINEL", "FAILOVER", MASTER_SET) == "OK"
     new = None
     while time.monotonic() - start < 30 and new is None:

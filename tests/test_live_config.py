@@ -33,7 +33,10 @@ def boot(tmp_path: Path) -> Iterator[Boot]:
     def start(environment: str) -> LocalTopology:
         local = LocalTopology(
             tmp_path / environment,
-            helm.render(CHART, environment, extra=install_values(environment)),
+            # plaintext: tests/test_live_tls.py boots production with its certificates
+            helm.render(
+                CHART, environment, extra=install_values(environment, {"tls": {"enabled": False}})
+            ),
         )
         local.build(replicas=1, sentinels=0)
         started.append(local)
