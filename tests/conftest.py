@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chartgen.engines import helm
-from tests.live.topology import LocalTopology, require_binaries
+from tests.live.topology import LocalTopology, require_binaries, running
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "values" / "topology.yaml"
@@ -64,11 +64,5 @@ def topology(tmp_path: Path) -> Iterator[LocalTopology]:
     extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
     local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=extra))
     local.build(replicas=3, sentinels=3)
-    try:
-        local.start_all()
+    with running(local):
         yield local
-    except AssertionError:
-        print(local.logs())
-        raise
-    finally:
-        local.stop()

@@ -25,6 +25,7 @@ from tests.live.topology import (
     info,
     online_replicas,
     require_binaries,
+    running,
     wait_for,
 )
 
@@ -123,17 +124,11 @@ def tls_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopo
     issue(local.tls_dir, serial=1001)
     local.build(replicas=3, sentinels=3)
     started = time.monotonic()
-    try:
-        local.start_all()
+    with running(local):
         print(
             f"\nTLS topology ready (3 data pods, 3 Sentinels) in {time.monotonic() - started:.1f}s"
         )
         yield local
-    except AssertionError:
-        print(local.logs())
-        raise
-    finally:
-        local.stop()
 
 
 def test_the_rendered_config_serves_tls_only(tls_topology: LocalTopology) -> None:

@@ -17,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,6 +344,19 @@ class LocalTopology:
         return ":".join(
             cli(pod.port, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"]).splitlines()
         )
+
+
+@contextmanager
+def running(local: LocalTopology) -> Iterator[LocalTopology]:
+    """Start every pod of a built topology, print its logs if a start fails, stop it after."""
+    try:
+        local.start_all()
+        yield local
+    except AssertionError:
+        print(local.logs())
+        raise
+    finally:
+        local.stop()
 
 
 def require_binaries() -> None:
