@@ -1,0 +1,250 @@
+"""A small client of the Kubernetes API (standard library only): kubeconfig, discovery, and
+server-side apply, which is all chartgen asks of a cluster."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chartgen.errors import UsageError
+
+# The field manager chartgen applies with; Argo CD's own is "argocd-controller".
+FIELD_MANAGER = "chartgen"
+
+
+class KubeAPIError(Exception):
+    """The API server answered with an error Status (or could not be reached)."""
+
+    def __init__(self, status: int, reason: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    @property
+    def causes(self) -> list[dict[str, Any]]:
+        causes = self.details.get("causes", [])
+        return causes if isinstance(causes, list) else []
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where the API serves a kind: its plural name and whether it lives in a namespace."""
+
+    group_version: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        prefix = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        ns = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        tail = f"/{urllib.parse.quote(name)}" if name else ""
+        return f"{prefix}{ns}/{self.plural}{tail}"
+
+
+@dataclass
+class Response:
+    status: int
+    body: dict[str, Any]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one API server: its URL and the credentials of one kubeconfig context."""
+
+    server: str
+    ca_file: str | None = None
+    insecure: bool = False
+    token: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    context: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if self.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.client_cert:
+            ctx.load_cert_chain(self.client_cert, self.client_key)
+        return ctx
+
+
+def default_kubeconfig() -> Path:
+    """The kubeconfig kubectl would use: the first file of $KUBECONFIG, else ~/.kube/config."""
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return Path(listed[0]) if listed else Path.home() / ".kube" / "config"
+
+
+def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
+    """The connection of `context` (default: current-context) in the kubeconfig at `path`.
+    Inline certificate data is written to private temporary files, as ssl needs files."""
+    from ruamel.yaml import YAML
+
+    try:
+        config = YAML(typ="safe").load(path.read_text("utf-8")) or {}
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from None
+    except Exception as exc:
+        raise UsageError(f"{path}: not a kubeconfig: {exc}") from None
+    name = context or config.get("current-context") or ""
+    contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
+    if name not in contexts:
+        known = ", ".join(sorted(str(c) for c in contexts)) or "none"
+        raise UsageError(f"{path}: no context {name!r} (contexts: {known})")
+    chosen = contexts[name]
+    clusters = {c.get("name"): c.get("cluster", {}) for c in config.get("clusters") or []}
+    users = {u.get("name"): u.get("user", {}) or {} for u in config.get("users") or []}
+    cluster = clusters.get(chosen.get("cluster"))
+    if not cluster or not cluster.get("server"):
+        raise UsageError(f"{path}: context {name!r} names no cluster with a server")
+    user = users.get(chosen.get("user"), {})
+    base = path.parent
+
+    def file_of(key: str, source: dict[str, Any]) -> str | None:
+        if source.get(f"{key}-data"):
+            handle, written = tempfile.mkstemp(prefix="chartgen-kube-")
+            with os.fdopen(handle, "wb") as out:
+                out.write(base64.b64decode(source[f"{key}-data"]))
+            return written
+        if source.get(key):
+            return str((base / str(source[key])).resolve())
+        return None
+
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        token = (base / str(user["tokenFile"])).read_text("utf-8").strip()
+    return Connection(
+        server=str(cluster["server"]).rstrip("/"),
+        ca_file=file_of("certificate-authority", cluster),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        token=token,
+        client_cert=file_of("client-certificate", user),
+        client_key=file_of("client-key", user),
+        context=name,
+    )
+
+
+@dataclass
+class KubeClient:
+    """Requests to one API server, with the discovery answers cached per group/version."""
+
+    connection: Connection
+    timeout: float = 30.0
+    _resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
+    _ssl: ssl.SSLContext | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Response:
+        url = self.connection.server + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        if self.connection.token:
+            request.add_header("Authorization", f"Bearer {self.connection.token}")
+        if self._ssl is None and url.startswith("https:"):
+            self._ssl = self.connection.ssl_context()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as reply:
+                return Response(reply.status, _json(reply.read()), _warnings(reply.headers))
+        except urllib.error.HTTPError as err:
+            status = _json(err.read())
+            raise KubeAPIError(
+                err.code,
+                str(status.get("reason", "")),
+                str(status.get("message", err.reason)),
+                status.get("details", {}) or {},
+            ) from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            message = f"{self.connection.server}: {reason}"
+            raise KubeAPIError(0, "Unreachable", message, {}) from None
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """Where the server serves `kind` of `api_version` (KubeAPIError 404 when it does not)."""
+        if api_version not in self._resources:
+            prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            listing = self.request("GET", prefix).body
+            self._resources[api_version] = {
+                r["kind"]: Resource(api_version, r["name"], bool(r.get("namespaced")))
+                for r in listing.get("resources", [])
+                if "/" not in r.get("name", "")
+            }
+        found = self._resources[api_version].get(kind)
+        if found is None:
+            raise KubeAPIError(
+                404, "NotFound", f"the server does not serve {kind} in {api_version}", {}
+            )
+        return found
+
+    def path_of(self, obj: dict[str, Any], namespace: str | None = None) -> str:
+        resource = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
+        meta = obj.get("metadata", {})
+        return resource.path(meta.get("namespace") or namespace, meta.get("name"))
+
+    def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = True,
+    ) -> Response:
+        """Server-side apply of one object; with dry_run the server judges it, stores nothing."""
+        params = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            params["dryRun"] = "All"
+        return self.request(
+            "PATCH",
+            self.path_of(obj, namespace),
+            json.dumps(obj).encode(),
+            params=params,
+            content_type="application/apply-patch+yaml",
+        )
+
+    def get(self, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        return self.request("GET", self.path_of(obj, namespace)).body
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return {"message": raw.decode("utf-8", "replace")[:500]}
+    return value if isinstance(value, dict) else {}
+
+
+def _warnings(headers: Any) -> list[str]:
+    """The server's Warning headers (`299 - "text"`), as text."""
+    found = []
+    for header in headers.get_all("Warning") or []:
+        text = str(header)
+        if text.startswith("299 "):
+            text = text[4:].lstrip("- ").strip()
+        found.append(text.strip('"'))
+    return found
