@@ -40,8 +40,8 @@ CASES = [
     Case(
         "typo-in-nested-key",
         TOPOLOGY,
-        "    maxmemoryPolicy: volatile-lru",
-        "    maxmemoryPolicy: volatile-lru\n    maxmemroy: 1gb",
+        "    maxmemoryPolicy: noeviction",
+        "    maxmemoryPolicy: noeviction\n    maxmemroy: 1gb",
         "redis.config.maxmemroy",
         "unknown key",
         "maxmemroy: 1gb",

@@ -172,19 +172,47 @@ def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
         )
 
 
+# What each policy evicts first when maxmemory is reached, for this data set: sessions, refresh
+# tokens and cache entries all carry TTLs, so the volatile-* policies see every key.
+EVICTS_FIRST = {
+    "allkeys-lru": "the least recently used keys of both databases: an idle but valid session "
+    "goes before a busier cache entry",
+    "allkeys-lfu": "the least frequently used keys of both databases: a session read a few "
+    "times goes before a hot cache entry",
+    "allkeys-random": "random keys of both databases: a session as readily as a cache entry",
+    "volatile-lru": "the least recently used keys with a TTL, and every session, refresh token "
+    "and cache entry has one: sessions as readily as under allkeys-lru",
+    "volatile-lfu": "the least frequently used keys with a TTL, and every session, refresh token "
+    "and cache entry has one: sessions as readily as under allkeys-lfu",
+    "volatile-random": "random keys with a TTL, and every session, refresh token and cache entry "
+    "has one: sessions as readily as cache entries",
+}
+
+
 def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
-    """maxmemory-policy is per instance: allkeys-* can evict live sessions to make room for
-    cache entries."""
+    """Redis has one maxmemory-policy per instance, not per database: every policy but
+    noeviction can evict live sessions (DB 0) to make room for cache entries (DB 1). noeviction
+    never evicts; writes beyond maxmemory fail with OOM instead, so the cache must stay bounded
+    (its cleanup job caps entries per service) or live in a Redis instance of its own."""
     policy = spec["redis"]["config"]["maxmemoryPolicy"]
-    if policy.startswith("allkeys-"):
-        yield (
-            ("redis", "config", "maxmemoryPolicy"),
-            (
-                f"{policy} applies to both databases and can evict live sessions; safer: "
-                "volatile-lru/volatile-ttl (sessions and cache both carry TTLs, cache bounded by "
-                "its cleanup job), noeviction with a bounded cache, or a separate cache instance"
-            ),
+    if policy == "noeviction":
+        return
+    way_out = (
+        "; only noeviction never evicts a session (writes beyond maxmemory then fail with OOM, "
+        "so keep the cache bounded or give it a Redis instance of its own)"
+    )
+    if policy == "volatile-ttl":
+        session_ttl = spec["databases"]["sessions"]["sessionTtlSeconds"]
+        cache_ttl = spec["databases"]["cache"]["defaultTtlSeconds"]
+        order = (
+            f"sessions (TTL {session_ttl} s) go before cache entries (TTL {cache_ttl} s)"
+            if session_ttl < cache_ttl
+            else f"cache entries (TTL {cache_ttl} s) go first, then sessions (TTL {session_ttl} s)"
         )
+        evicts = f"the keys nearest expiry first: {order}"
+    else:
+        evicts = EVICTS_FIRST[policy]
+    yield ("redis", "config", "maxmemoryPolicy"), f"{policy} evicts {evicts}{way_out}"
 
 
 def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
