@@ -14,7 +14,7 @@ import pytest
 
 from chartgen.engines import helm
 from chartgen.topology.resolve import resolve
-from chartgen.topology.rules import eviction_policy
+from chartgen.topology.resource_rules import eviction_policy
 from tests.conftest import CHART, SPEC, install_values
 from tests.live.topology import ADMIN, ADMIN_PASSWORD, LocalTopology, cli, require_binaries
 
