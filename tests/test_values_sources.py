@@ -166,7 +166,7 @@ def another(value: Any, schema: dict[str, Any], path: SpecKey) -> Any:
     if isinstance(value, str):
         # a digit before the unit keeps a quantity or Redis size valid ("768mb" -> "7680mb")
         head = re.match(r"^\d+", value)
-        return f"{head.group()}0{value[head.end():]}" if head else value + "0"
+        return f"{head.group()}0{value[head.end() :]}" if head else value + "0"
     if isinstance(value, list):
         return [] if value else ["x"]
     if isinstance(value, dict):
