@@ -64,6 +64,7 @@ def run_helm(
 
 def values_args(tmp: Path, environment: str) -> list[str]:
     """The environment's values file of the git path, then the guide's install passwords."""
+    tmp.mkdir(parents=True, exist_ok=True)
     extra = tmp / f"install-{environment}.json"
     extra.write_text(json.dumps(install_values(environment)), "utf-8")
     return ["--values", str(CHART / f"values-{environment}.yaml"), "--values", str(extra)]

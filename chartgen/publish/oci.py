@@ -81,9 +81,10 @@ def published_digest(client: Any, target: OciTarget, chart: str, version: str) -
     try:
         tags = client.tags(target.ref(chart))
     except helm_python.HelmError as exc:
-        if "not found" in str(exc).lower() or "name_unknown" in str(exc).lower():
+        text = str(exc).lower()
+        if "status code 404" in text or "name unknown" in text:
             return None  # nothing pushed under this name yet
-        raise ToolError(f"registry {target.host}: listing {chart}: {exc}") from None
+        raise ToolError(f"registry {target.host}: listing {chart}: {exc}{_hint(exc)}") from None
     if version not in tags:
         return None
     with tempfile.TemporaryDirectory(prefix="chartgen-pull-") as scratch:
@@ -102,12 +103,22 @@ def published_digest(client: Any, target: OciTarget, chart: str, version: str) -
         return sha256_of(pulled)
 
 
-def push(client: Any, target: OciTarget, archive: Path) -> str:
-    """Upload the archive; returns the reference pushed."""
+def push(client: Any, target: OciTarget, archive: Path) -> dict[str, Any]:
+    """Upload the archive."""
     import helm_python
 
     try:
-        result = client.push(archive, target.remote, plain_http=target.plain_http)
+        result: dict[str, Any] = client.push(archive, target.remote, plain_http=target.plain_http)
     except helm_python.HelmError as exc:
-        raise ToolError(f"push of {archive.name} to {target.remote}: {exc}") from None
-    return str(result.get("ref") or result.get("output") or target.remote)
+        raise ToolError(f"push of {archive.name} to {target.remote}: {exc}{_hint(exc)}") from None
+    return result
+
+
+def _hint(error: Exception) -> str:
+    text = str(error).lower()
+    if "401" in text or "unauthorized" in text or "credential" in text:
+        return (
+            f" (credentials: set {USER_VARIABLE} and {PASSWORD_VARIABLE}, or log in with a "
+            "docker config file; never on the command line)"
+        )
+    return ""

@@ -136,11 +136,12 @@ def publish(options: PublishOptions) -> PublishResult:
                 )
             _publish_repo(options, state, archive, entry, result)
             if held is None:
-                ref = oci.push(client, options.oci, archive)
+                oci.push(client, options.oci, archive)
+                ref = f"{options.oci.ref(result.chart)}:{result.version}"
                 result.messages.append(f"{ref}: pushed sha256:{result.digest}")
             else:
                 result.messages.append(
-                    f"{options.oci.remote}: {result.chart} {result.version} is already there "
+                    f"{options.oci.ref(result.chart)}:{result.version} is already there "
                     "with this content: nothing to do"
                 )
     return result
