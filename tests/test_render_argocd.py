@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,12 @@ def helm_318() -> str:
     return binary
 
 
-CLIS = {"3.18": helm_318, "3.19": lambda: go_tool("helm")}
+def helm_319() -> str:
+    """Helm 3.19 (Argo CD 3.3-3.4), the Helm v3 CLI of every parity test."""
+    return go_tool("helm")
+
+
+CLIS: dict[str, Callable[[], str]] = {"3.18": helm_318, "3.19": helm_319}
 
 
 def argocd_template(binary: str, environment: str, home: Path) -> str:
