@@ -95,7 +95,8 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 problems (invalid spec, drift, validate findings),
     2 usage error, 3 template render error, 4 cannot read or write the chart,
-    5 an external tool failed, 6 internal error (a chartgen bug).
+    5 an external tool or the registry failed, 6 internal error (a chartgen bug),
+    7 publish: the version is already published with other content.
     """
 
 

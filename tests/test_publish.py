@@ -253,3 +253,36 @@ def test_a_chart_that_fails_validate_is_not_published(project: Path, repo: Path)
     assert "fails `chartgen validate`; nothing was published" in refused.stderr
     assert "values.yaml" in refused.stderr and "[drift]" in refused.stderr
     assert list(repo.iterdir()) == []
+
+
+def test_two_publishes_with_source_date_epoch_are_byte_identical(
+    project: Path, tmp_path: Path
+) -> None:
+    pinned = {"SOURCE_DATE_EPOCH": "1767225600"}  # 2026-01-01T00:00:00Z
+    trees = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        done = chartgen("publish", "--repo-dir", str(folder), cwd=project, env=pinned)
+        assert done.returncode == 0, done.stderr
+        assert chartgen("build", cwd=project).returncode == 0  # new mtimes for the second
+        trees.append(snapshot(folder))
+    assert trees[0] == trees[1]
+    assert b'generated: "2026-01-01T00:00:00.000000000Z"' in trees[0]["index.yaml"]
+
+
+def test_a_damaged_index_is_reported_and_left_alone(project: Path, repo: Path) -> None:
+    (repo / "index.yaml").write_text("apiVersion: v1\nentries:\n  session-database: [\n")
+    refused = publish(project, repo)
+    assert refused.returncode == 4, refused.stderr
+    assert f"{repo / 'index.yaml'}:3: not a readable index: did not find" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert sorted(p.name for p in repo.iterdir()) == ["index.yaml"]
+
+
+def test_signing_options_go_together(project: Path, repo: Path, tmp_path: Path) -> None:
+    keyring = tmp_path / "secring.gpg"
+    keyring.write_bytes(b"")
+    alone = publish(project, repo, "--sign-key", str(keyring))
+    assert alone.returncode == 2
+    assert "--sign-key and --key-name go together" in alone.stderr

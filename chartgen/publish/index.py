@@ -48,7 +48,9 @@ def load(repo_dir: Path) -> dict[str, Any]:
         index: Any = helm_python.values_from_yaml(text)
     except helm_python.HelmError as exc:
         detail = str(exc).removeprefix("error converting YAML to JSON: ")
-        raise OutputError(f"{path}: not a readable index ({detail}); fix or remove it") from None
+        where = re.match(r"yaml: line (\d+): (.*)", detail)
+        place, detail = (f"{path}:{where[1]}", where[2]) if where else (str(path), detail)
+        raise OutputError(f"{place}: not a readable index: {detail}; fix or remove it") from None
     if not isinstance(index, dict) or not isinstance(index.get("entries", {}), dict):
         raise OutputError(f"{path}:1:1: entries: not a Helm repository index")
     index.setdefault("entries", {})
