@@ -79,6 +79,7 @@ def test_ha_topology_objects() -> None:
     assert redis["spec"]["replicas"] == 3
     assert sentinel["spec"]["replicas"] == 3
     assert sentinel["spec"]["podManagementPolicy"] == "OrderedReady"
+    assert redis["spec"]["podManagementPolicy"] == "Parallel"
     pdbs = by_kind(objects, "PodDisruptionBudget")
     assert pdbs["sessions-session-database-sentinel"]["spec"]["minAvailable"] == 2
     assert pdbs["sessions-session-database-redis"]["spec"]["maxUnavailable"] == 1
@@ -87,9 +88,10 @@ def test_ha_topology_objects() -> None:
     claim = redis["spec"]["volumeClaimTemplates"][0]
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
     container = redis["spec"]["template"]["spec"]["containers"][0]
+    # Guaranteed QoS: requests equal limits; ephemeral-storage from the base spec
     assert container["resources"] == {
-        "requests": {"cpu": "2", "memory": "4Gi"},
-        "limits": {"cpu": "4", "memory": "8Gi"},
+        "requests": {"cpu": "2", "memory": "6Gi", "ephemeral-storage": "128Mi"},
+        "limits": {"cpu": "2", "memory": "6Gi", "ephemeral-storage": "512Mi"},
     }
 
 

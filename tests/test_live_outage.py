@@ -1,7 +1,8 @@
 """Recovery without an operator, the Sentinel failure the field reports most: after a failover has
-moved the master away from pod 0, (a) every data pod restarts while the Sentinels stay, and (b)
+moved the master away from pod 0, (a) every data pod restarts while the Sentinels stay, (b)
 the whole release restarts with the Sentinels' state gone. Both must converge on one master that
-all Sentinels name, with both replicas attached and no acknowledged write lost."""
+all Sentinels name, with both replicas attached and no acknowledged write lost. And (c) pod 0
+never comes back (its zone is down) while the others restart: they still serve."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _assert_recovered(topology: LocalTopology) -> None:
 
 
 def _start_in_order(start: Callable[[int], None], count: int, errors: list[BaseException]) -> None:
-    """One StatefulSet with OrderedReady: pod N+1 only once pod N is ready."""
+    """One StatefulSet with OrderedReady (the Sentinels): pod N+1 only once pod N is ready."""
     try:
         for index in range(count):
             start(index)
@@ -79,16 +80,73 @@ def _start_in_order(start: Callable[[int], None], count: int, errors: list[BaseE
         errors.append(error)
 
 
+def _start_at_once(
+    topology: LocalTopology, indexes: list[int], errors: list[BaseException]
+) -> None:
+    """The data pods' StatefulSet (podManagementPolicy Parallel): every pod starts at once."""
+    try:
+        for index in indexes:
+            topology.redis[index].start(["--bind", "127.0.0.1"])
+        for index in indexes:
+            pod = topology.redis[index]
+            wait_for(
+                lambda pod=pod: topology.probe(REDIS_SET, pod, "readinessProbe"),
+                f"{pod.name} ready",
+                timeout=60,
+            )
+    except BaseException as error:
+        errors.append(error)
+
+
 def test_all_data_pods_restart_while_sentinels_stay(topology: LocalTopology) -> None:
     _move_master_off_pod_0(topology)
     for pod in topology.redis:
         pod.kill()
-    # Pod 0 comes back first and is told to follow a master that is gone; it must still become
-    # ready (the Sentinels promote it), or OrderedReady would never start pods 1 and 2.
+    # All come back at once; pod 0 is told to follow a master that is gone until the Sentinels
+    # promote one of them.
     errors: list[BaseException] = []
-    _start_in_order(topology.start_redis, len(topology.redis), errors)
+    _start_at_once(topology, list(range(len(topology.redis))), errors)
     assert not errors, errors
     _assert_recovered(topology)
+
+
+def test_pod_0_unschedulable_the_others_restart_and_serve(topology: LocalTopology) -> None:
+    """Pod 0's zone is down: it never comes back. Pods 1 and 2 restart too (a node drain);
+    with podManagementPolicy Parallel they are recreated without pod 0, find the master the
+    Sentinels agree on, and the master takes writes again (min-replicas-to-write 1)."""
+    master = topology.redis[0]
+    assert cli(master.port, "SET", "session:before", "1") == "OK"
+    assert acknowledged(master.port, 2)
+    master.kill()
+    wait_for(
+        lambda: topology.agreed_master() not in (None, f"127.0.0.1:{master.port}"),
+        "a failover away from pod 0",
+        timeout=45,
+    )
+    time.sleep(1.5)  # appendfsync everysec
+    for pod in topology.redis[1:]:
+        pod.kill()
+    errors: list[BaseException] = []
+    _start_at_once(topology, [1, 2], errors)
+    assert not errors, errors
+    # the Sentinels may fail over once more while the two restart; wait for them to settle
+    survivors = topology.redis[1:]
+
+    def settled() -> int | None:
+        agreed = topology.agreed_master()
+        port = int(agreed.split(":")[1]) if agreed else 0
+        if port not in [p.port for p in survivors]:
+            return None
+        if info(port, "replication").get("role") != "master" or online_replicas(port) != 1:
+            return None
+        return port
+
+    wait_for(lambda: settled() is not None, "a master among pods 1-2 with the other following")
+    port = settled()
+    assert port is not None
+    assert cli(port, "GET", "session:before") == "1"
+    assert cli(port, "SET", "session:after", "2") == "OK"  # not NOREPLICAS
+    assert acknowledged(port, 1)
 
 
 def test_whole_release_restarts_with_sentinel_state_lost(topology: LocalTopology) -> None:
@@ -100,10 +158,10 @@ def test_whole_release_restarts_with_sentinel_state_lost(topology: LocalTopology
         shutil.rmtree(runtime)
         runtime.mkdir()
     errors: list[BaseException] = []
-    # Both StatefulSets start at once, each in its own order.
+    # Both StatefulSets start at once: the data pods all together, the Sentinels in order.
     threads = [
         threading.Thread(
-            target=_start_in_order, args=(topology.start_redis, len(topology.redis), errors)
+            target=_start_at_once, args=(topology, list(range(len(topology.redis))), errors)
         ),
         threading.Thread(
             target=_start_in_order,

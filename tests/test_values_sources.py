@@ -100,6 +100,8 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
     },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
     ("redis", "handoverSeconds"): "redis.handoverSeconds",
+    ("redis", "podAntiAffinity"): "redis.podAntiAffinity",
+    ("sentinel", "podAntiAffinity"): "sentinel.podAntiAffinity",
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"
         for component, probes in PROBES.items()
@@ -124,6 +126,11 @@ DERIVED: dict[SpecKey, set[str]] = {
     ("redis", "config", "maxmemory"): GRACE,
     ("redis", "handoverSeconds"): GRACE,
     ("redis", "shutdownSaveMBps"): GRACE,
+    # declared zones make the zone spread required for both components
+    ("placement", "zones"): {
+        "redis.topologySpread.whenUnsatisfiable",
+        "sentinel.topologySpread.whenUnsatisfiable",
+    },
 }
 
 

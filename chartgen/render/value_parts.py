@@ -105,7 +105,9 @@ def persistence(p: Persistence, source: SpecKey) -> Group:
     )
 
 
-def placement(component: str) -> dict[str, Node]:
+def placement(component: str, anti_affinity: str, zones: int, source: SpecKey) -> dict[str, Node]:
+    """Scheduling values of `component` (spec `source`, e.g. ("redis",)); `zones` declared in
+    the spec make the zone spread required."""
     return {
         "podAnnotations": Param({}, f"Extra annotations on {component} pods.", FREE_OBJECT),
         "nodeSelector": Param({}, "Node labels the pods must match.", FREE_OBJECT),
@@ -114,9 +116,10 @@ def placement(component: str) -> dict[str, Node]:
             {}, "Affinity; replaces the generated pod anti-affinity when set.", FREE_OBJECT
         ),
         "podAntiAffinity": Param(
-            "soft",
-            "Spread pods over nodes: soft (preferred) or hard (required).",
+            anti_affinity,
+            "Spread pods over nodes: hard (required) or soft (preferred).",
             enum("soft", "hard"),
+            (*source, "podAntiAffinity"),
         ),
         "topologySpread": Group(
             "Spread pods over zones.",
@@ -126,6 +129,11 @@ def placement(component: str) -> dict[str, Node]:
                     "topology.kubernetes.io/zone", "Node label of the domain.", STRING
                 ),
                 "maxSkew": Param(1, "Largest allowed difference in pods per domain.", integer(1)),
+                "whenUnsatisfiable": Param(
+                    "DoNotSchedule" if zones else "ScheduleAnyway",
+                    "DoNotSchedule where the spec declares the zones, else ScheduleAnyway.",
+                    enum("DoNotSchedule", "ScheduleAnyway"),
+                ),
             },
         ),
         "priorityClassName": Param("", "PriorityClass of the pods.", STRING),

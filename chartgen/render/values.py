@@ -4,11 +4,11 @@ map (`spec_sources`) is read off the tree, never kept by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
+from chartgen.render.database_values import cache_values, sessions_values
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
@@ -28,12 +28,10 @@ from chartgen.render.value_parts import (
 )
 from chartgen.topology.constraints import placeholder_spec, spec_property
 from chartgen.topology.model import (
-    Cache,
     Image,
     Redis,
     RedisConfig,
     Sentinel,
-    Sessions,
     Tls,
     Topology,
     build_model,
@@ -204,7 +202,7 @@ def _redis_config(config: RedisConfig) -> Group:
     )
 
 
-def _redis(redis: Redis) -> dict[str, Node]:
+def _redis(redis: Redis, zones: int) -> dict[str, Node]:
     return {
         "redis": Group(
             "Redis data pods.",
@@ -219,7 +217,7 @@ def _redis(redis: Redis) -> dict[str, Node]:
                 "config": _redis_config(redis.config),
                 "resources": resources(redis.resources, "redis", ("redis", "resources")),
                 "persistence": persistence(redis.persistence, ("redis", "persistence")),
-                **placement("Redis"),
+                **placement("Redis", redis.pod_anti_affinity, zones, ("redis",)),
                 "terminationGracePeriodSeconds": Param(
                     redis.termination_grace_period_seconds,
                     "Stop budget: the preStop hand-over of a master (ha), then the final save of"
@@ -273,7 +271,7 @@ def _redis(redis: Redis) -> dict[str, Node]:
     }
 
 
-def _sentinel(sentinel: Sentinel) -> dict[str, Node]:
+def _sentinel(sentinel: Sentinel, zones: int) -> dict[str, Node]:
     spec = ("sentinel",)
     return {
         "sentinel": Group(
@@ -318,7 +316,7 @@ def _sentinel(sentinel: Sentinel) -> dict[str, Node]:
                     (*spec, "parallelSyncs"),
                 ),
                 "resources": resources(sentinel.resources, "sentinel", (*spec, "resources")),
-                **placement("Sentinel"),
+                **placement("Sentinel", sentinel.pod_anti_affinity, zones, ("sentinel",)),
                 "livenessProbe": probe(
                     sentinel.liveness_probe, "Liveness probe.", (*spec, "livenessProbe")
                 ),
@@ -334,74 +332,6 @@ def _sentinel(sentinel: Sentinel) -> dict[str, Node]:
     }
 
 
-def _database_setting(database: str) -> Callable[[int, str, str], Param]:
-    """A positive setting of one database, described by its application variable name."""
-
-    def setting(value: int, variable: str, key: str) -> Param:
-        return Param(value, f"{variable}.", integer(1), ("databases", database, key))
-
-    return setting
-
-
-def _sessions(sessions: Sessions) -> dict[str, Node]:
-    setting = _database_setting("sessions")
-
-    return {
-        "sessions": Group(
-            f"Session database (DB {sessions.index}) settings for applications and cleanup jobs.",
-            {
-                "ttlSeconds": setting(
-                    sessions.session_ttl, "SESSION_TTL_SECONDS", "sessionTtlSeconds"
-                ),
-                "refreshTokenTtlSeconds": setting(
-                    sessions.refresh_token_ttl,
-                    "REFRESH_TOKEN_TTL_SECONDS",
-                    "refreshTokenTtlSeconds",
-                ),
-                "maxSessionsPerUser": setting(
-                    sessions.max_sessions_per_user, "MAX_SESSIONS_PER_USER", "maxSessionsPerUser"
-                ),
-                "maxRefreshTokensPerUser": setting(
-                    sessions.max_refresh_tokens_per_user,
-                    "MAX_REFRESH_TOKENS_PER_USER",
-                    "maxRefreshTokensPerUser",
-                ),
-                "cleanupIntervalSeconds": setting(
-                    sessions.cleanup_interval, "CLEANUP_INTERVAL_SECONDS", "cleanupIntervalSeconds"
-                ),
-            },
-        )
-    }
-
-
-def _cache(cache: Cache) -> dict[str, Node]:
-    setting = _database_setting("cache")
-
-    return {
-        "cache": Group(
-            f"Service cache (DB {cache.index}) settings.",
-            {
-                "defaultTtlSeconds": setting(
-                    cache.default_ttl, "CACHE_DEFAULT_TTL_SECONDS", "defaultTtlSeconds"
-                ),
-                "cleanupIntervalSeconds": setting(
-                    cache.cleanup_interval,
-                    "CACHE_CLEANUP_INTERVAL_SECONDS",
-                    "cleanupIntervalSeconds",
-                ),
-                "cleanupBatchSize": setting(
-                    cache.cleanup_batch_size, "CACHE_CLEANUP_BATCH_SIZE", "cleanupBatchSize"
-                ),
-                "maxEntriesPerService": setting(
-                    cache.max_entries_per_service,
-                    "CACHE_MAX_ENTRIES_PER_SERVICE",
-                    "maxEntriesPerService",
-                ),
-            },
-        )
-    }
-
-
 def values_tree(model: Topology) -> dict[str, Node]:
     """Every Helm value of the chart with its default for `model`."""
     return {
@@ -409,10 +339,10 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_image(model.image),
         **_service_account(),
         **network_policy_values(model.chart.name),
-        **_with_auth(_redis(model.redis), redis_auth_values(model)),
-        **_sentinel(model.sentinel),
-        **_sessions(model.sessions),
-        **_cache(model.cache),
+        **_with_auth(_redis(model.redis, model.zones), redis_auth_values(model)),
+        **_sentinel(model.sentinel, model.zones),
+        **sessions_values(model.sessions),
+        **cache_values(model.cache),
         **auth_values(model.auth),
         **_tls(model.tls),
     }

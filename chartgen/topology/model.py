@@ -75,6 +75,7 @@ class Redis:
     persistence: Persistence
     termination_grace_period_seconds: int
     handover_seconds: int
+    pod_anti_affinity: str
     startup_probe: Probe
     liveness_probe: Probe
     readiness_probe: Probe
@@ -90,6 +91,7 @@ class Sentinel:
     failover_timeout_ms: int
     parallel_syncs: int
     resources: Resources
+    pod_anti_affinity: str
     liveness_probe: Probe
     readiness_probe: Probe
 
@@ -173,6 +175,7 @@ class Topology:
     roles: tuple[Role, ...]
     auth: Auth
     tls: Tls
+    zones: int
 
     @property
     def ha(self) -> bool:
@@ -293,6 +296,9 @@ def build_model(spec: dict[str, Any]) -> Topology:
             handover_seconds=redis.get(
                 "handoverSeconds", spec_default(("redis", "handoverSeconds"))
             ),
+            pod_anti_affinity=redis.get(
+                "podAntiAffinity", spec_default(("redis", "podAntiAffinity"))
+            ),
             startup_probe=_probe(redis, ("redis", "startupProbe")),
             liveness_probe=_probe(redis, ("redis", "livenessProbe")),
             readiness_probe=_probe(redis, ("redis", "readinessProbe")),
@@ -306,6 +312,9 @@ def build_model(spec: dict[str, Any]) -> Topology:
             failover_timeout_ms=sentinel.get("failoverTimeout", 60000),
             parallel_syncs=sentinel.get("parallelSyncs", 1),
             resources=_resources(sentinel["resources"]),
+            pod_anti_affinity=sentinel.get(
+                "podAntiAffinity", spec_default(("sentinel", "podAntiAffinity"))
+            ),
             liveness_probe=_probe(sentinel, ("sentinel", "livenessProbe")),
             readiness_probe=_probe(sentinel, ("sentinel", "readinessProbe")),
         ),
@@ -336,4 +345,5 @@ def build_model(spec: dict[str, Any]) -> Topology:
         ),
         auth=_auth(spec),
         tls=_tls(spec),
+        zones=spec.get("placement", {}).get("zones", spec_default(("placement", "zones"))),
     )

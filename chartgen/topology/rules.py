@@ -7,10 +7,12 @@ only on specs that already passed the schema, so they may rely on its shapes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.constraints import spec_default
 from chartgen.topology.load import KeyPath
 from chartgen.topology.quorum import majority
 from chartgen.topology.resource_rules import (
@@ -85,6 +87,37 @@ def sentinel_quorum_minority(spec: dict[str, Any]) -> Iterator[Finding]:
                 f"({majority(sentinel['replicas'])})"
             ),
         )
+
+
+def failure_domains(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Losing one node, or one declared zone, must leave a majority of the Sentinels, or no
+    failover can be authorised: Sentinels need podAntiAffinity hard, and the declared zones
+    must be enough that the fullest one holds fewer Sentinels than the majority leaves over."""
+    if spec["mode"] != "ha":
+        return
+    sentinel = spec["sentinel"]
+    count = sentinel["replicas"]
+    needed = majority(count)
+    anti = sentinel.get("podAntiAffinity", spec_default(("sentinel", "podAntiAffinity")))
+    if anti != "hard":
+        yield (
+            ("sentinel", "podAntiAffinity"),
+            (
+                f"{anti}: one node may hold several Sentinels, and losing it can leave fewer "
+                f"than the {needed} of {count} a failover needs; use hard"
+            ),
+        )
+    zones = spec.get("placement", {}).get("zones", spec_default(("placement", "zones")))
+    if zones:
+        fullest = math.ceil(count / zones)
+        if count - fullest < needed:
+            yield (
+                ("placement", "zones"),
+                (
+                    f"{count} Sentinels over {zones} zone(s) put {fullest} in one zone: losing "
+                    f"it leaves {count - fullest}, below the {needed} a failover needs"
+                ),
+            )
 
 
 def data_pods(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -267,6 +300,7 @@ RULES: tuple[Rule, ...] = (
     Rule("sentinel-count-odd", "warning", sentinel_count_odd),
     Rule("sentinel-quorum", "error", sentinel_quorum),
     Rule("sentinel-quorum-minority", "warning", sentinel_quorum_minority),
+    Rule("failure-domains", "warning", failure_domains),
     Rule("data-pods", "error", data_pods),
     Rule("min-replicas-to-write", "error", min_replicas_to_write),
     Rule("min-replicas-all", "warning", min_replicas_all),

@@ -166,28 +166,43 @@ priorityClassName: {{ . }}
 affinity:
 {{- if .values.affinity }}
   {{- toYaml .values.affinity | nindent 2 }}
-{{- else if eq .values.podAntiAffinity "hard" }}
+{{- else }}
+  {{- $hard := eq .values.podAntiAffinity "hard" }}
+  {{- $sentinel := eq .component "sentinel" }}
   podAntiAffinity:
+    {{- if $hard }}
     requiredDuringSchedulingIgnoredDuringExecution:
       - topologyKey: kubernetes.io/hostname
         labelSelector:
           matchLabels:
             {{- $selector | nindent 12 }}
-{{- else }}
-  podAntiAffinity:
+    {{- end }}
+    {{- if or (not $hard) $sentinel }}
     preferredDuringSchedulingIgnoredDuringExecution:
+      {{- if not $hard }}
       - weight: 100
         podAffinityTerm:
           topologyKey: kubernetes.io/hostname
           labelSelector:
             matchLabels:
               {{- $selector | nindent 14 }}
+      {{- end }}
+      {{- if $sentinel }}
+      # Away from the data pods: a node holding the master and a Sentinel costs both at once.
+      - weight: 50
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "session-database.selectorLabels" (dict "context" .context "component" "redis") | nindent 14 }}
+      {{- end }}
+    {{- end }}
 {{- end }}
 {{- if .values.topologySpread.enabled }}
 topologySpreadConstraints:
   - maxSkew: {{ .values.topologySpread.maxSkew }}
     topologyKey: {{ .values.topologySpread.topologyKey }}
-    whenUnsatisfiable: ScheduleAnyway
+    whenUnsatisfiable: {{ .values.topologySpread.whenUnsatisfiable }}
     labelSelector:
       matchLabels:
         {{- $selector | nindent 8 }}
