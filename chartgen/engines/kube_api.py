@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import ssl
 import tempfile
 import urllib.error
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from chartgen.errors import UsageError
+
+# A backslash escapes the next character in an HTTP quoted-string (RFC 9110).
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 # The field manager chartgen applies with; Argo CD's own is "argocd-controller".
 FIELD_MANAGER = "chartgen"
@@ -240,11 +244,13 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 
 def _warnings(headers: Any) -> list[str]:
-    """The server's Warning headers (`299 - "text"`), as text."""
+    """The server's Warning headers (`299 - "text"`, the text a quoted-string), as text."""
     found = []
     for header in headers.get_all("Warning") or []:
-        text = str(header)
+        text = str(header).strip()
         if text.startswith("299 "):
             text = text[4:].lstrip("- ").strip()
-        found.append(text.strip('"'))
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = _QUOTED_PAIR.sub(r"\1", text[1:-1])
+        found.append(text)
     return found
