@@ -75,7 +75,9 @@ def empty_namespace(plane: ControlPlane, namespace: str, timeout: float = 60) ->
         time.sleep(0.2)
 
 
-def helm(plane: ControlPlane, *args: str, cwd: Path = GENERATED) -> subprocess.CompletedProcess[str]:
+def helm(
+    plane: ControlPlane, *args: str, cwd: Path = GENERATED
+) -> subprocess.CompletedProcess[str]:
     """The Helm v3 CLI against the control plane; exit code checked, output returned."""
     done = subprocess.run(
         [helm_binary(), *args],
