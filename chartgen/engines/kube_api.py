@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chartgen.errors import UsageError
+from chartgen.errors import ToolError, UsageError
 
 # A backslash escapes the next character in an HTTP quoted-string (RFC 9110).
 _QUOTED_PAIR = re.compile(r"\\(.)")
@@ -102,6 +102,8 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         raise UsageError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from None
     except Exception as exc:
         raise UsageError(f"{path}: not a kubeconfig: {exc}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{path}: not a kubeconfig (a mapping with clusters, users, contexts)")
     name = context or config.get("current-context") or ""
     contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
     if name not in contexts:
@@ -254,3 +256,44 @@ def _warnings(headers: Any) -> list[str]:
             text = _QUOTED_PAIR.sub(r"\1", text[1:-1])
         found.append(text)
     return found
+
+
+@dataclass
+class Cluster:
+    """The cluster `chartgen validate --server` judges against, and the namespace it uses."""
+
+    client: KubeClient
+    namespace: str
+
+    @property
+    def name(self) -> str:
+        connection = self.client.connection
+        return f"context {connection.context!r} ({connection.server})"
+
+
+def connect(kubeconfig: Path | None, context: str | None, namespace: str) -> Cluster:
+    """The cluster of the kubeconfig (given, else $KUBECONFIG or ~/.kube/config), checked to
+    answer and to hold `namespace`. A kubeconfig that cannot be used or a missing namespace is
+    a UsageError; a cluster that does not answer or refuses the credentials, a ToolError."""
+    path = kubeconfig or default_kubeconfig()
+    if not path.is_file():
+        raise UsageError(f"{path}: kubeconfig not found (give --kubeconfig or set KUBECONFIG)")
+    try:
+        connection = load_kubeconfig(path, context)
+        connection.ssl_context()  # a CA or client certificate that cannot be loaded
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise UsageError(f"{path}: unusable credentials in the kubeconfig: {exc}") from None
+    cluster = Cluster(KubeClient(connection, timeout=15), namespace)
+    try:
+        cluster.client.request("GET", f"/api/v1/namespaces/{urllib.parse.quote(namespace)}")
+    except KubeAPIError as err:
+        if err.status == 404:
+            raise UsageError(
+                f"namespace {namespace!r} does not exist on {cluster.name}: create it (with the "
+                "labels the release's namespace will have) or pass --server-namespace"
+            ) from None
+        if err.status in (401, 403):
+            message = f"{cluster.name} refused the kubeconfig's credentials: {err.message}"
+            raise ToolError(message) from None
+        raise ToolError(f"cannot reach the cluster of {cluster.name}: {err.message}") from None
+    return cluster

@@ -22,7 +22,7 @@ VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creation
 _QUANTITY = re.compile(
     r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
 )
-_SUFFIX = {
+_SUFFIX: dict[str | None, Decimal] = {
     None: Decimal(1),
     "n": Decimal("1e-9"),
     "u": Decimal("1e-6"),
@@ -45,7 +45,8 @@ def quantity(value: Any) -> Decimal | None:
     if not found:
         return None
     try:
-        return Decimal(found.group(1)) * _SUFFIX[found.group(2)]
+        amount: Decimal = Decimal(found.group(1)) * _SUFFIX[found.group(2)]
+        return amount
     except InvalidOperation:
         return None
 

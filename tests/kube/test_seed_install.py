@@ -125,7 +125,7 @@ def test_production_without_passwords_takes_them_from_an_external_secret(
 ) -> None:
     """The guide's production command minus the two --set: the chart's own production source
     (External Secrets Operator), accepted by the upstream ESO CRD."""
-    command = GUIDE_PRODUCTION.split("--set")[0]
+    command = GUIDE_PRODUCTION.split("--set", maxsplit=1)[0]
     assert "--set" not in command
     assert_accepted(kube, namespace, run_guide(kube, command))
     kinds = {o["kind"] for o in release_objects(kube, RELEASE, namespace)}
