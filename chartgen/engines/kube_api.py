@@ -3,7 +3,9 @@ server-side apply, which is all chartgen asks of a cluster."""
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import json
 import os
 import re
@@ -121,6 +123,7 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
     def file_of(key: str, source: dict[str, Any]) -> str | None:
         if source.get(f"{key}-data"):
             handle, written = tempfile.mkstemp(prefix="chartgen-kube-")
+            atexit.register(_remove, written)  # key material: gone when chartgen ends
             with os.fdopen(handle, "wb") as out:
                 out.write(base64.b64decode(source[f"{key}-data"]))
             return written
@@ -128,6 +131,14 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
             return str((base / str(source[key])).resolve())
         return None
 
+    if isinstance(user.get("exec"), dict):
+        # a credential plugin (EKS, GKE, AKS, OIDC): its answer holds token or certificate
+        user = {**user, **_exec_credential(user["exec"], base)}
+    elif user.get("auth-provider"):
+        raise UsageError(
+            f"{path}: user {chosen.get('user')!r} uses the removed auth-provider mechanism; "
+            "use a credential plugin (exec) or a token"
+        )
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = (base / str(user["tokenFile"])).read_text("utf-8").strip()
@@ -140,6 +151,43 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         client_key=file_of("client-key", user),
         context=name,
     )
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _exec_credential(plugin: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Run a kubeconfig's credential plugin as kubectl does (client.authentication.k8s.io
+    ExecCredential, never interactive); its credentials in kubeconfig user keys."""
+    from chartgen.engines.tools import run_tool
+
+    command = str(plugin.get("command", ""))
+    if os.sep in command and not os.path.isabs(command):
+        command = str(base / command)  # relative to the kubeconfig, as kubectl resolves it
+    api_version = str(plugin.get("apiVersion", "client.authentication.k8s.io/v1"))
+    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    env = {str(e.get("name")): str(e.get("value")) for e in plugin.get("env") or []}
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    done = run_tool([command, *map(str, plugin.get("args") or [])], 60, env=env)
+    if done.returncode != 0:
+        output = done.stderr.strip() or "no output"
+        raise ToolError(f"credential plugin {command} exited {done.returncode}: {output}")
+    try:
+        status = json.loads(done.stdout)["status"]
+    except (ValueError, KeyError, TypeError):
+        raise ToolError(f"credential plugin {command} printed no ExecCredential") from None
+    found: dict[str, Any] = {}
+    if status.get("token"):
+        found["token"] = status["token"]
+    for key, target in (
+        ("clientCertificateData", "client-certificate"),
+        ("clientKeyData", "client-key"),
+    ):
+        if status.get(key):
+            found[f"{target}-data"] = base64.b64encode(str(status[key]).encode()).decode()
+    return found
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 from chartgen.engines.kube_api import KubeClient
 from tests.kube.cluster import (
     GENERATED,
+    RESTRICTED,
     admitted_pods,
     dry_run_warnings,
     empty_namespace,
@@ -63,6 +64,8 @@ def assert_accepted(plane: ControlPlane, namespace: str, stderr: str) -> list[st
     and each StatefulSet's Pods admitted; returns the Pods."""
     assert stderr.strip() == "", f"helm printed warnings:\n{stderr}"
     client = plane.client()
+    labels = client.request("GET", f"/api/v1/namespaces/{namespace}").body["metadata"]["labels"]
+    assert RESTRICTED.items() <= labels.items(), "helm's --create-namespace dropped the labels"
     objects = release_objects(plane, RELEASE, namespace)
     assert objects, "the release has no objects"
     assert dry_run_warnings(client, objects, namespace) == []

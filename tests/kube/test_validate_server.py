@@ -216,3 +216,40 @@ def test_the_clusters_admission_policy_is_reported_where_offline_validation_pass
 @pytest.fixture(autouse=True)
 def _no_kubeconfig_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBECONFIG", raising=False)
+
+
+def test_a_credential_plugin_gives_the_token(kube: ControlPlane, tmp_path: Path) -> None:
+    """Clusters of cloud providers authenticate through an exec plugin (ExecCredential)."""
+    from chartgen.validate.checks import CHECK_IDS
+
+    plugin = tmp_path / "credential.sh"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        'case "$KUBERNETES_EXEC_INFO" in *ExecCredential*) ;; *) exit 3 ;; esac\n'
+        '[ "$1" = "--fail" ] && { echo "token expired" >&2; exit 1; }\n'
+        f'echo \'{{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",'
+        f' "status": {{"token": "{kube.token}"}}}}\'\n'
+    )
+    plugin.chmod(0o755)
+    others = [c for c in CHECK_IDS if c != "server-dry-run"]
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"checks:\n  disable: {json.dumps(others)}\n")
+
+    def kubeconfig(*args: str) -> str:
+        path = tmp_path / "kubeconfig"
+        path.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: cloud\n"
+            f"clusters: [{{name: c, cluster: {{server: '{kube.server}',"
+            f" certificate-authority: '{kube.ca_file}'}}}}]\n"
+            "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1,"
+            f" command: ./credential.sh, args: {json.dumps(list(args))}}}}}}}]\n"
+            "contexts: [{name: cloud, context: {cluster: c, user: u}}]\n"
+        )
+        return str(path)
+
+    done = validate("--server", "--kubeconfig", kubeconfig(), "--config", str(settings))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "from 1 checks" in done.stdout, done.stdout
+    done = validate("--server", "--kubeconfig", kubeconfig("--fail"), "--config", str(settings))
+    assert done.returncode == 5, done.stderr
+    assert "credential.sh exited 1: token expired" in done.stderr, done.stderr
