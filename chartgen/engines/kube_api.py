@@ -106,18 +106,19 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         raise UsageError(f"{path}: not a kubeconfig: {exc}") from None
     if not isinstance(config, dict):
         raise UsageError(f"{path}: not a kubeconfig (a mapping with clusters, users, contexts)")
-    name = context or config.get("current-context") or ""
-    contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
+    name = context or str(config.get("current-context") or "")
+    contexts = _named(config, "contexts", "context")
     if name not in contexts:
         known = ", ".join(sorted(str(c) for c in contexts)) or "none"
         raise UsageError(f"{path}: no context {name!r} (contexts: {known})")
     chosen = contexts[name]
-    clusters = {c.get("name"): c.get("cluster", {}) for c in config.get("clusters") or []}
-    users = {u.get("name"): u.get("user", {}) or {} for u in config.get("users") or []}
-    cluster = clusters.get(chosen.get("cluster"))
-    if not cluster or not cluster.get("server"):
+    cluster = _named(config, "clusters", "cluster").get(str(chosen.get("cluster")))
+    server = str((cluster or {}).get("server") or "")
+    if not cluster or not server:
         raise UsageError(f"{path}: context {name!r} names no cluster with a server")
-    user = users.get(chosen.get("user"), {})
+    if not server.startswith(("https://", "http://")):
+        raise UsageError(f"{path}: cluster {chosen.get('cluster')!r}: server {server!r} is no URL")
+    user = _named(config, "users", "user").get(str(chosen.get("user")), {})
     base = path.parent
 
     def file_of(key: str, source: dict[str, Any]) -> str | None:
@@ -143,7 +144,7 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
     if not token and user.get("tokenFile"):
         token = (base / str(user["tokenFile"])).read_text("utf-8").strip()
     return Connection(
-        server=str(cluster["server"]).rstrip("/"),
+        server=server.rstrip("/"),
         ca_file=file_of("certificate-authority", cluster),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         token=token,
@@ -151,6 +152,21 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         client_key=file_of("client-key", user),
         context=name,
     )
+
+
+def _named(config: dict[str, Any], section: str, inner: str) -> dict[str, dict[str, Any]]:
+    """A kubeconfig list of named entries (`- name: x` + `<inner>: {...}`), by name; entries
+    of the wrong shape are left out (and then reported as missing by name)."""
+    entries = config.get(section)
+    found: dict[str, dict[str, Any]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get(inner) or {}, dict):
+            found[str(entry.get("name"))] = entry.get(inner) or {}
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _remove(path: str) -> None:
@@ -168,9 +184,10 @@ def _exec_credential(plugin: dict[str, Any], base: Path) -> dict[str, Any]:
         command = str(base / command)  # relative to the kubeconfig, as kubectl resolves it
     api_version = str(plugin.get("apiVersion", "client.authentication.k8s.io/v1"))
     info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
-    env = {str(e.get("name")): str(e.get("value")) for e in plugin.get("env") or []}
+    listed = [e for e in _list(plugin.get("env")) if isinstance(e, dict)]
+    env = {str(e.get("name")): str(e.get("value")) for e in listed}
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
-    done = run_tool([command, *map(str, plugin.get("args") or [])], 60, env=env)
+    done = run_tool([command, *map(str, _list(plugin.get("args")))], 60, env=env)
     if done.returncode != 0:
         output = done.stderr.strip() or "no output"
         raise ToolError(f"credential plugin {command} exited {done.returncode}: {output}")
@@ -233,7 +250,7 @@ class KubeClient:
                 str(status.get("message", err.reason)),
                 status.get("details", {}) or {},
             ) from None
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, OSError, ValueError) as err:  # ValueError: bad header
             reason = getattr(err, "reason", err)
             message = f"{self.connection.server}: {reason}"
             raise KubeAPIError(0, "Unreachable", message, {}) from None

@@ -253,3 +253,58 @@ def test_a_credential_plugin_gives_the_token(kube: ControlPlane, tmp_path: Path)
     done = validate("--server", "--kubeconfig", kubeconfig("--fail"), "--config", str(settings))
     assert done.returncode == 5, done.stderr
     assert "credential.sh exited 1: token expired" in done.stderr, done.stderr
+
+
+GOOD_CONTEXT = "contexts: [{name: c, context: {cluster: k, user: u}}]\ncurrent-context: c\n"
+GOOD_USER = "users: [{name: u, user: {token: t}}]\n"
+SERVER = "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+DAMAGED_KUBECONFIGS = {
+    "a list": ("- a\n- b\n", "not a kubeconfig"),
+    "bad YAML": ("clusters: [\n", "not a kubeconfig"),
+    "no contexts": (SERVER + GOOD_USER, "no context '' (contexts: none)"),
+    "contexts a string": ("contexts: abc\n" + SERVER, "no context '' (contexts: none)"),
+    "no cluster": (GOOD_CONTEXT + GOOD_USER, "context 'c' names no cluster with a server"),
+    "clusters of strings": (
+        GOOD_CONTEXT + "clusters: [a, b]\n",
+        "context 'c' names no cluster with a server",
+    ),
+    "server no URL": (
+        GOOD_CONTEXT + "clusters: [{name: k, cluster: {server: localhost}}]\n",
+        "server 'localhost' is no URL",
+    ),
+    "missing CA file": (
+        GOOD_CONTEXT + GOOD_USER + "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1',"
+        " certificate-authority: nowhere.crt}}]\n",
+        "unusable credentials in the kubeconfig",
+    ),
+    "CA data not base64": (
+        GOOD_CONTEXT + GOOD_USER + "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1',"
+        " certificate-authority-data: '!!!'}}]\n",
+        "unusable credentials in the kubeconfig",
+    ),
+    "missing token file": (
+        GOOD_CONTEXT + SERVER + "users: [{name: u, user: {tokenFile: nowhere}}]\n",
+        "unusable credentials in the kubeconfig",
+    ),
+    "auth-provider": (
+        GOOD_CONTEXT + SERVER + "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n",
+        "uses the removed auth-provider mechanism",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_KUBECONFIGS))
+def test_a_damaged_kubeconfig_is_a_usage_error(tmp_path: Path, case: str) -> None:
+    text, expected = DAMAGED_KUBECONFIGS[case]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(text)
+    done = validate("--server", "--kubeconfig", str(kubeconfig))
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_server_options_need_server() -> None:
+    done = validate("--server-namespace", "elsewhere")
+    assert done.returncode == 2
+    assert "--kubeconfig, --context and --server-namespace need --server" in done.stderr
