@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chartgen.engines.kube_api import KubeAPIError, KubeClient
+from chartgen.engines.kube_api import KubeClient
 from chartgen.engines.manifests import load_objects
 from tests.kube.controlplane import REPO, ControlPlane
 
@@ -29,27 +29,6 @@ def restricted_namespace(client: KubeClient, name: str) -> None:
     client.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
     )
-
-
-def delete_namespace(client: KubeClient, name: str, timeout: float = 60) -> None:
-    """Delete the namespace and wait until it is gone (the namespace controller empties it)."""
-    path = f"/api/v1/namespaces/{name}"
-    try:
-        client.request("DELETE", path)
-    except KubeAPIError as err:
-        if err.status == 404:
-            return
-        raise
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            client.request("GET", path)
-        except KubeAPIError as err:
-            if err.status == 404:
-                return
-            raise
-        time.sleep(0.2)
-    raise AssertionError(f"namespace {name} not deleted within {timeout:g} s")
 
 
 def empty_namespace(plane: ControlPlane, namespace: str, timeout: float = 60) -> None:
