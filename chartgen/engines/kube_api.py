@@ -298,6 +298,14 @@ class KubeClient:
             content_type="application/apply-patch+yaml",
         )
 
+    def create_dry_run(self, obj: dict[str, Any], namespace: str | None = None) -> Response:
+        """The server's verdict on creating `obj` (a name from metadata.generateName never meets
+        an existing object); nothing is stored."""
+        resource = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
+        params = {"fieldManager": FIELD_MANAGER, "dryRun": "All"}
+        target = obj.get("metadata", {}).get("namespace") or namespace
+        return self.request("POST", resource.path(target), obj, params=params)
+
     def get(self, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         return self.request("GET", self.path_of(obj, namespace)).body
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from chartgen.engines.helm import RELEASE
 from chartgen.engines.kube_api import KubeAPIError
 from tests.conftest import REPO
-from tests.kube.cluster import restricted_namespace
+from tests.kube.cluster import admitted_pods, helm, release_objects, restricted_namespace
 from tests.kube.controlplane import ControlPlane
 from tests.live.ports import free_port
 
@@ -47,6 +48,43 @@ def server_findings(plane: ControlPlane, *args: str, cwd: Path = REPO) -> list[d
 def test_the_chart_passes_in_a_restricted_namespace(kube: ControlPlane) -> None:
     restricted_namespace(kube.client(), "validate-good")
     assert server_findings(kube, "--server-namespace", "validate-good") == []
+
+
+def test_a_namespace_where_the_release_already_runs(kube: ControlPlane) -> None:
+    """The live StatefulSets and their Pods (same names as chartgen renders) are judged as an
+    update and a new Pod: what the cluster would refuse in place is found, nothing changes."""
+    client = kube.client()
+    namespace = "validate-installed"
+    restricted_namespace(client, namespace)
+    installed = helm(
+        kube,
+        "install",
+        RELEASE,
+        "./helm/session-database",
+        "--namespace",
+        namespace,
+        "--set",
+        "redis.auth.password=p",
+        "--set",
+        "redis.auth.sentinel.password=s",
+    )
+    objects = release_objects(kube, RELEASE, namespace)
+    pods = [
+        pod
+        for obj in objects
+        if obj["kind"] == "StatefulSet"
+        for pod in admitted_pods(client, namespace, obj)
+    ]
+    assert f"{RELEASE}-session-database-redis-0" in pods, installed.stdout
+    # the values it runs with: an update that changes nothing the server refuses
+    assert server_findings(kube, "--server-namespace", namespace, "--env", "defaults") == []
+    # production's bigger volumes: the cluster refuses the change in place (immutable)
+    found = server_findings(kube, "--server-namespace", namespace, "--env", "production")
+    assert [p["key"].split(".", 1)[1] for p in found] == ["spec.volumeClaimTemplates"], found
+    assert found[0]["message"].startswith("the cluster refuses it: Invalid value (not shown: ")
+    assert found[0]["message"].endswith("characters): field is immutable"), found
+    live = client.request("GET", f"/api/v1/namespaces/{namespace}/pods").body["items"]
+    assert sorted(p["metadata"]["name"] for p in live) == sorted(pods)
 
 
 def break_template(project: Path, old: str, new: str) -> int:

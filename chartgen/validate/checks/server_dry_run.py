@@ -25,6 +25,15 @@ def field_path(raw: str) -> str:
     return _SELECTOR.sub("", raw).strip(".")
 
 
+def _readable(message: str) -> str:
+    """A cause without the dump of a large rejected value (a whole volumeClaimTemplates list
+    before `: field is immutable`)."""
+    if message.startswith("Invalid value: ") and len(message) > 200:
+        detail = message.rsplit(": ", 1)[-1]
+        return f"Invalid value (not shown: {len(message)} characters): {detail}"
+    return message
+
+
 def _target(body: dict[str, Any], cluster: Cluster, namespaced: bool) -> dict[str, Any]:
     target = copy.deepcopy(body)
     if namespaced:
@@ -40,7 +49,8 @@ def _rejection(
     for cause in causes:
         # no field named (an admission policy, a webhook): the object's metadata
         path = field_path(str(cause.get("field", ""))) or "metadata"
-        yield ctx.object_problem(env, obj, path, f"the cluster refuses it: {cause['message']}")
+        message = _readable(str(cause["message"]))
+        yield ctx.object_problem(env, obj, path, f"the cluster refuses it: {message}")
     if not causes:
         found = _PATH_IN_MESSAGE.search(err.message)
         # no field named (an admission policy, a webhook): the object's metadata
@@ -64,7 +74,8 @@ def _pod_of(body: dict[str, Any], namespace: str) -> dict[str, Any] | None:
         volume = {"persistentVolumeClaim": {"claimName": f"{claim_name}-{name}-0"}}
         spec.setdefault("volumes", []).append({"name": claim_name, **volume})
     metadata = {
-        "name": f"{name}-0",
+        # a live Pod of the same name (the release already runs there) is never touched
+        "generateName": f"{name}-",
         "namespace": namespace,
         "labels": template.get("metadata", {}).get("labels", {}),
     }
@@ -110,7 +121,7 @@ def _judge(
     if pod is None:
         return
     try:
-        client.apply(pod, dry_run=True)
+        client.create_dry_run(pod)
     except KubeAPIError as err:
         if err.status == 0:
             raise ToolError(f"lost the cluster of {cluster.name}: {err.message}") from None
