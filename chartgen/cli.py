@@ -95,7 +95,8 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 problems (invalid spec, drift, validate findings),
     2 usage error, 3 template render error, 4 cannot read or write the chart,
-    5 an external tool failed, 6 internal error (a chartgen bug).
+    5 an external tool or the registry failed, 6 internal error (a chartgen bug),
+    7 publish: the version is already published with other content.
     """
 
 
@@ -270,3 +271,85 @@ def validate(
         )
     click.echo(FORMATS[fmt](outcome.problems, outcome.checks))
     sys.exit(int(ExitCode.PROBLEMS if outcome.failed(strict) else ExitCode.OK))
+
+
+@main.command()
+@spec_and_out_options
+@click.option(
+    "--repo-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Helm chart repository directory: the archive is added and index.yaml merged.",
+)
+@click.option("--base-url", metavar="URL", help="URL the repository is served from (index urls).")
+@click.option(
+    "--sign-key",
+    "keyring",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="KEYRING",
+    help="PGP secret keyring to sign with (writes <archive>.prov); needs --key-name.",
+)
+@click.option("--key-name", metavar="NAME", help="Key in the keyring (name, email or id).")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File whose first line unlocks a protected signing key.",
+)
+@click.option(
+    "--oci",
+    "oci_remote",
+    metavar="oci://HOST/PATH",
+    help="Also push to this OCI registry. Credentials: CHARTGEN_REGISTRY_USER and "
+    "CHARTGEN_REGISTRY_PASSWORD, else the docker config file; never options.",
+)
+@click.option("--plain-http", is_flag=True, help="Talk plain HTTP to the registry (loopback).")
+@click.option("--no-cache", is_flag=True, help="Validate without .chartgen-cache/.")
+def publish(
+    spec: Path,
+    out: Path,
+    repo_dir: Path | None,
+    base_url: str | None,
+    keyring: Path | None,
+    key_name: str | None,
+    passphrase_file: Path | None,
+    oci_remote: str | None,
+    plain_http: bool,
+    no_cache: bool,
+) -> None:
+    """Validate the chart, package it and publish it to a Helm repository directory and/or an
+    OCI registry. A published version is immutable; the same content again changes nothing.
+
+    \b
+    Examples:
+      chartgen publish --repo-dir public/charts --base-url https://charts.example.org
+      chartgen publish --repo-dir public/charts --sign-key secring.gpg --key-name "Platform"
+      CHARTGEN_REGISTRY_USER=ci CHARTGEN_REGISTRY_PASSWORD=... \\
+        chartgen publish --oci oci://registry.example.org/charts
+
+    Exit codes: 0 published or already published, 1 the chart fails validate, 2 usage error,
+    4 the repository directory cannot be read or written, 5 the registry failed,
+    7 the version is already published with different content, 6 internal error.
+    """
+    from chartgen.publish.oci import OciTarget, parse_remote
+    from chartgen.publish.run import PublishOptions, Signing
+    from chartgen.publish.run import publish as run_publish
+    from chartgen.validate.runner import ValidateOptions, detect_tools
+
+    if not spec.is_file():
+        raise UsageError(f"{spec}: spec file not found")
+    if (keyring is None) != (key_name is None):
+        raise UsageError("--sign-key and --key-name go together")
+    options = PublishOptions(
+        validate=ValidateOptions(
+            spec=spec,
+            chart_root=out,
+            tools=detect_tools(),
+            cache_dir=None if no_cache else Path(".chartgen-cache"),
+        ),
+        repo_dir=repo_dir,
+        base_url=base_url,
+        signing=Signing(keyring, key_name, passphrase_file) if keyring and key_name else None,
+        oci=OciTarget(parse_remote(oci_remote), plain_http) if oci_remote else None,
+    )
+    result = run_publish(options)
+    for message in result.messages:
+        click.echo(message)

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     IO = 4  # the chart could not be read or written
     TOOL = 5  # an external program (helm, kubeconform, promtool, amtool) failed or timed out
     INTERNAL = 6  # a bug in chartgen: the message says where to report it
+    CONFLICT = 7  # publish: that chart version is already published with other content
 
 
 # Where an internal error tells the user to go (README.md, "Reporting a bug").
@@ -121,6 +122,18 @@ class RenderError(ChartgenError):
     """A chartgen template failed to render."""
 
     exit_code = ExitCode.RENDER
+
+
+class ValidationFailed(ChartgenError):
+    """publish: the chart fails `chartgen validate`; the message is validate's report."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
+class PublishConflict(ChartgenError):
+    """publish: a published version is immutable; other content under it is refused."""
+
+    exit_code = ExitCode.CONFLICT
 
 
 class OutputError(ChartgenError):

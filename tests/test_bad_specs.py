@@ -40,8 +40,8 @@ CASES = [
     Case(
         "typo-in-nested-key",
         TOPOLOGY,
-        "    maxmemoryPolicy: volatile-lru",
-        "    maxmemoryPolicy: volatile-lru\n    maxmemroy: 1gb",
+        "    maxmemoryPolicy: noeviction",
+        "    maxmemoryPolicy: noeviction\n    maxmemroy: 1gb",
         "redis.config.maxmemroy",
         "unknown key",
         "maxmemroy: 1gb",
@@ -106,7 +106,7 @@ CASES = [
         "maxmemory: 4gb",
         "maxmemory: 9gb",
         "redis.config.maxmemory",
-        "9gb is not below the memory limit 8Gi",
+        "9gb is not below the memory limit 6Gi",
         "maxmemory: 9gb",
     ),
     Case(
@@ -214,11 +214,11 @@ CASES = [
     Case(
         "bad-quantity",
         PROD,
-        "memory: 8Gi}",
-        "memory: 8GB}",
+        'limits: {cpu: "2", memory: 6Gi}',
+        'limits: {cpu: "2", memory: 6GB}',
         "redis.resources.limits.memory",
-        "'8GB' is not a valid quantity",
-        "memory: 8GB}",
+        "'6GB' is not a valid quantity",
+        "memory: 6GB}",
     ),
     Case(
         "chart-version-not-semver",
@@ -308,7 +308,9 @@ def test_rule_errors_in_every_file_are_reported_at_once(workspace: Path) -> None
     assert result.returncode == 1
     assert f"{TOPOLOGY}:{too_few[0]}:{too_few[1]}: sentinel.replicas: " in result.stderr
     assert f"{PROD}:{above[0]}:{above[1]}: redis.config.maxmemory: " in result.stderr
-    assert "2 error(s), 1 warning(s)" in result.stderr
+    # 9gb is also too much for production's memory request
+    assert "redis.resources.requests.memory: 6Gi is below maxmemory 9gb" in result.stderr
+    assert "3 error(s), 1 warning(s)" in result.stderr
 
 
 def test_unknown_environment_overlay(workspace: Path) -> None:

@@ -99,6 +99,7 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
         for key in ("enabled", "issuer.kind", "issuer.name", "duration", "renewBefore")
     },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
+    ("redis", "handoverSeconds"): "redis.handoverSeconds",
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"
         for component, probes in PROBES.items()
@@ -106,8 +107,24 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
         for timing in TIMINGS
     },
 }
-# Spec keys that shape a Helm value's default without being its source.
-DERIVED: dict[SpecKey, set[str]] = {("chart", "name"): {"networkPolicy.clients"}}
+# Resources that became required spec keys (no default: every spec says them).
+REQUIRED_PARAMETERS: dict[SpecKey, str] = {
+    (component, "resources", kind, "ephemeral-storage"): (
+        f"{component}.resources.{kind}.ephemeral-storage"
+    )
+    for component in ("redis", "sentinel")
+    for kind in ("requests", "limits")
+}
+# Spec keys that shape a Helm value's default without being its source: the stop budget
+# (terminationGracePeriodSeconds, unless given) follows the hand-over and the final save.
+GRACE = {"redis.terminationGracePeriodSeconds"}
+DERIVED: dict[SpecKey, set[str]] = {
+    ("chart", "name"): {"networkPolicy.clients"},
+    ("mode",): GRACE,
+    ("redis", "config", "maxmemory"): GRACE,
+    ("redis", "handoverSeconds"): GRACE,
+    ("redis", "shutdownSaveMBps"): GRACE,
+}
 
 
 def base_spec() -> dict[str, Any]:
@@ -147,7 +164,9 @@ def another(value: Any, schema: dict[str, Any], path: SpecKey) -> Any:
         maximum = schema.get("maximum")
         return value - 1 if maximum is not None and value + 1 > maximum else value + 1
     if isinstance(value, str):
-        return value + "0"
+        # a digit before the unit keeps a quantity or Redis size valid ("768mb" -> "7680mb")
+        head = re.match(r"^\d+", value)
+        return f"{head.group()}0{value[head.end() :]}" if head else value + "0"
     if isinstance(value, list):
         return [] if value else ["x"]
     if isinstance(value, dict):
@@ -162,7 +181,7 @@ def set_key(spec: dict[str, Any], path: SpecKey, value: Any) -> None:
 
 
 def test_the_derived_map_is_the_former_table_plus_the_new_parameters() -> None:
-    assert spec_sources() == {**FORMER_TABLE, **NEW_PARAMETERS}
+    assert spec_sources() == {**FORMER_TABLE, **NEW_PARAMETERS, **REQUIRED_PARAMETERS}
 
 
 def test_the_map_depends_on_the_spec_shape_only() -> None:
@@ -195,7 +214,7 @@ def test_a_spec_leaf_changes_exactly_the_value_it_is_the_source_of(path: SpecKey
     before, after = values_of(spec), values_of(changed_spec)
     changed = {key for key in before if before[key] != after[key]}
     source = spec_sources().get(path)
-    assert changed == ({source} if source else DERIVED.get(path, set()))
+    assert changed == ({source} if source else set()) | DERIVED.get(path, set())
 
 
 def test_an_overlay_pins_the_values_of_the_keys_it_sets() -> None:
@@ -239,7 +258,8 @@ def test_probe_timings_from_an_overlay_reach_values_env_yaml() -> None:
 def test_the_new_parameters_default_to_the_former_chart_defaults() -> None:
     values = values_of(base_spec())
     former = {
-        "redis.terminationGracePeriodSeconds": 30,
+        # derived now: 20 s hand-over + 768mb saved at 100 MB/s (9 s) + 10 s
+        "redis.terminationGracePeriodSeconds": 39,
         "redis.startupProbe": (5, 5, 3, 60),
         "redis.livenessProbe": (0, 10, 5, 6),
         "redis.readinessProbe": (0, 5, 3, 3),
@@ -252,6 +272,8 @@ def test_the_new_parameters_default_to_the_former_chart_defaults() -> None:
         else:
             assert values[key] == expected, key
     for spec_key in NEW_PARAMETERS:
+        if spec_key == ("redis", "terminationGracePeriodSeconds"):
+            continue  # derived from the stop budget when not given
         schema = spec_property(spec_key)
         assert "default" in schema and schema["description"], spec_key
 

@@ -37,12 +37,18 @@ def eviction_policy() -> dict[str, Any]:
 
 
 def resources(res: Resources, component: str, source: SpecKey) -> Group:
-    def pair(kind: str, cpu: str, memory: str, desc: str) -> Group:
+    def pair(kind: str, cpu: str, memory: str, ephemeral: str, desc: str) -> Group:
         return Group(
             desc,
             {
                 "cpu": Param(cpu, "CPU quantity.", QUANTITY, (*source, kind, "cpu")),
                 "memory": Param(memory, "Memory quantity.", QUANTITY, (*source, kind, "memory")),
+                "ephemeral-storage": Param(
+                    ephemeral,
+                    "Local disk: logs, scratch space, emptyDir volumes.",
+                    QUANTITY,
+                    (*source, kind, "ephemeral-storage"),
+                ),
             },
         )
 
@@ -50,13 +56,18 @@ def resources(res: Resources, component: str, source: SpecKey) -> Group:
         f"{component.capitalize()} container resources.",
         {
             "requests": pair(
-                "requests", res.requests_cpu, res.requests_memory, "Reserved by the scheduler."
+                "requests",
+                res.requests_cpu,
+                res.requests_memory,
+                res.requests_ephemeral_storage,
+                "Reserved by the scheduler.",
             ),
             "limits": pair(
                 "limits",
                 res.limits_cpu,
                 res.limits_memory,
-                "Hard limits; memory above is OOM-killed.",
+                res.limits_ephemeral_storage,
+                "Hard limits; memory above is OOM-killed, disk above evicts the pod.",
             ),
         },
     )

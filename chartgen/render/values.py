@@ -222,10 +222,16 @@ def _redis(redis: Redis) -> dict[str, Node]:
                 **placement("Redis"),
                 "terminationGracePeriodSeconds": Param(
                     redis.termination_grace_period_seconds,
-                    "Stop budget: the preStop hand-over of a master (ha; up to this minus 10 s),"
-                    " then a final save.",
+                    "Stop budget: the preStop hand-over of a master (ha), then the final save of"
+                    " the dataset, then a margin (derived by chartgen unless the spec sets it).",
                     integer(0),
                     ("redis", "terminationGracePeriodSeconds"),
+                ),
+                "handoverSeconds": Param(
+                    redis.handover_seconds,
+                    "ha: how long a stopping master's preStop hook waits for the hand-over.",
+                    integer(1),
+                    ("redis", "handoverSeconds"),
                 ),
                 "startupProbe": probe(
                     redis.startup_probe,

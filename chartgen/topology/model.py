@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.budgets import grace_period
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.quorum import majority
 
@@ -32,6 +33,8 @@ class Resources:
     requests_memory: str
     limits_cpu: str
     limits_memory: str
+    requests_ephemeral_storage: str
+    limits_ephemeral_storage: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Redis:
     resources: Resources
     persistence: Persistence
     termination_grace_period_seconds: int
+    handover_seconds: int
     startup_probe: Probe
     liveness_probe: Probe
     readiness_probe: Probe
@@ -181,6 +185,8 @@ def _resources(raw: dict[str, Any]) -> Resources:
         str(raw["requests"]["memory"]),
         str(raw["limits"]["cpu"]),
         str(raw["limits"]["memory"]),
+        str(raw["requests"]["ephemeral-storage"]),
+        str(raw["limits"]["ephemeral-storage"]),
     )
 
 
@@ -283,9 +289,9 @@ def build_model(spec: dict[str, Any]) -> Topology:
                 storage_class=persistence.get("storageClass", ""),
                 access_modes=tuple(persistence.get("accessModes", ("ReadWriteOnce",))),
             ),
-            termination_grace_period_seconds=redis.get(
-                "terminationGracePeriodSeconds",
-                spec_default(("redis", "terminationGracePeriodSeconds")),
+            termination_grace_period_seconds=grace_period(spec),
+            handover_seconds=redis.get(
+                "handoverSeconds", spec_default(("redis", "handoverSeconds"))
             ),
             startup_probe=_probe(redis, ("redis", "startupProbe")),
             liveness_probe=_probe(redis, ("redis", "livenessProbe")),

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from chartgen.topology.load import KeyPath
 from chartgen.topology.quorum import majority
-from chartgen.topology.units import k8s_quantity, redis_bytes
+from chartgen.topology.resource_rules import (
+    ephemeral_data,
+    eviction_policy,
+    grace_period_budget,
+    maxmemory_headroom,
+    maxmemory_limit,
+    memory_request,
+    probe_timeouts,
+    qos_class,
+    requests_within_limits,
+)
 
 Finding = tuple[KeyPath, str]
 Check = Callable[[dict[str, Any]], Iterator[Finding]]
-
-# Headroom redis needs above maxmemory: fork copy-on-write during BGSAVE/AOF rewrite, buffers.
-MAXMEMORY_SHARE_OF_LIMIT = Decimal("0.75")
 
 
 @dataclass(frozen=True)
@@ -136,68 +142,6 @@ def distinct_ports(spec: dict[str, Any]) -> Iterator[Finding]:
         if port in seen:
             yield ("ports", name), f"port {port} is already used by ports.{seen[port]}"
         seen.setdefault(port, name)
-
-
-def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
-    """maxmemory must be set and stay below the container memory limit, or the kernel OOM-kills
-    Redis before Redis evicts anything."""
-    config = spec["redis"]["config"]
-    maxmemory = redis_bytes(str(config["maxmemory"]))
-    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
-    if maxmemory == 0:
-        yield ("redis", "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
-    elif maxmemory >= limit:
-        yield (
-            ("redis", "config", "maxmemory"),
-            (
-                f"{config['maxmemory']} is not below the memory limit "
-                f"{spec['redis']['resources']['limits']['memory']}"
-            ),
-        )
-
-
-def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
-    """BGSAVE and AOF rewrites fork: keep maxmemory within 75% of the memory limit."""
-    config = spec["redis"]["config"]
-    maxmemory = redis_bytes(str(config["maxmemory"]))
-    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
-    persistent = bool(config.get("save", "").strip()) or config.get("appendonly", True)
-    if persistent and 0 < maxmemory < limit and maxmemory > limit * MAXMEMORY_SHARE_OF_LIMIT:
-        yield (
-            ("redis", "config", "maxmemory"),
-            (
-                f"{config['maxmemory']} leaves less than 25% of the memory limit for fork "
-                "copy-on-write during snapshots"
-            ),
-        )
-
-
-def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
-    """maxmemory-policy is per instance: allkeys-* can evict live sessions to make room for
-    cache entries."""
-    policy = spec["redis"]["config"]["maxmemoryPolicy"]
-    if policy.startswith("allkeys-"):
-        yield (
-            ("redis", "config", "maxmemoryPolicy"),
-            (
-                f"{policy} applies to both databases and can evict live sessions; safer: "
-                "volatile-lru/volatile-ttl (sessions and cache both carry TTLs, cache bounded by "
-                "its cleanup job), noeviction with a bounded cache, or a separate cache instance"
-            ),
-        )
-
-
-def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
-    """A request above its limit is rejected by the API server."""
-    for component in ("redis", "sentinel"):
-        resources = spec[component]["resources"]
-        for kind in ("cpu", "memory"):
-            request, limit = resources["requests"][kind], resources["limits"][kind]
-            if k8s_quantity(request) > k8s_quantity(limit):
-                yield (
-                    (component, "resources", "requests", kind),
-                    (f"request {request} is above the limit {limit}"),
-                )
 
 
 def pinned_image(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -332,6 +276,11 @@ RULES: tuple[Rule, ...] = (
     Rule("maxmemory-headroom", "warning", maxmemory_headroom),
     Rule("eviction-policy", "warning", eviction_policy),
     Rule("requests-within-limits", "error", requests_within_limits),
+    Rule("memory-request", "error", memory_request),
+    Rule("qos-class", "error", qos_class),
+    Rule("ephemeral-data", "error", ephemeral_data),
+    Rule("grace-period", "error", grace_period_budget),
+    Rule("probe-timeouts", "error", probe_timeouts),
     Rule("pinned-image", "error", pinned_image),
     Rule("role-databases", "error", role_databases),
     Rule("token-lifetimes", "warning", token_lifetimes),

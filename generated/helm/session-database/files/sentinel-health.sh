@@ -1,9 +1,13 @@
 #!/bin/sh
+# sentinel-health.sh KIND BUDGET (the probe's timeoutSeconds; one second of it is left for
+# starting the shell and redis-cli).
 # liveness: Sentinel answers PING. readiness: it names a master for the master set.
 set -u
 # shellcheck source=auth.sh
 . "$(dirname "$0")/auth.sh"
+step=$((${2:-3} - 1))
+[ "$step" -ge 1 ] || step=1
 case "${1:-readiness}" in
-  liveness) probe_cli 3 -p "$SENTINEL_PORT" PING | grep -q PONG ;;
-  *) probe_cli 3 -p "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_SET" | grep -q . ;;
+  liveness) probe_cli "$step" -p "$SENTINEL_PORT" PING | grep -q PONG ;;
+  *) probe_cli "$step" -p "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_SET" | grep -q . ;;
 esac

@@ -64,6 +64,17 @@ Sentinels must authorise the failover. A disruption budget below that stops fail
 
 {{/* The ServiceAccount of one component (dict "context" $ "component" "redis"): one each, so
 a token or a cloud identity granted to one never reaches the other. */}}
+{{/* Every Sentinel by its own pod name, "host:port" separated by spaces. */}}
+{{- define "session-database.sentinel.peers" -}}
+{{- $peers := list }}
+{{- $name := include "session-database.sentinel.fullname" . }}
+{{- $domain := printf "%s.%s" (include "session-database.sentinel.headless" .) (include "session-database.dnsSuffix" .) }}
+{{- range $i := until (int .Values.sentinel.replicas) }}
+{{- $peers = append $peers (printf "%s-%d.%s:%v" $name $i $domain $.Values.sentinel.port) }}
+{{- end }}
+{{- join " " $peers }}
+{{- end }}
+
 {{- define "session-database.serviceAccountName" -}}
 {{- $values := .context.Values.serviceAccount }}
 {{- if $values.create }}
