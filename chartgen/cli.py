@@ -181,6 +181,25 @@ FORMAT_NAMES = ("text", "json", "junit", "github", "sarif")
     help="Check settings file (default: .chartgen.yaml if present).",
 )
 @click.option("--no-cache", is_flag=True, help="Ignore and do not write .chartgen-cache/.")
+@click.option(
+    "--server",
+    is_flag=True,
+    help="Also dry-run every object on the cluster of the kubeconfig (check server-dry-run; "
+    "never cached).",
+)
+@click.option(
+    "--kubeconfig",
+    "kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --server: this kubeconfig (default: $KUBECONFIG, else ~/.kube/config).",
+)
+@click.option("--context", "kube_context", help="With --server: this kubeconfig context.")
+@click.option(
+    "--server-namespace",
+    default="default",
+    show_default=True,
+    help="With --server: the existing namespace the objects are dry-run in.",
+)
 @click.option("--list-checks", is_flag=True, help="List the checks with their docs and exit.")
 def validate(
     spec: Path,
@@ -194,6 +213,10 @@ def validate(
     embedded_schemas: bool,
     config: Path | None,
     no_cache: bool,
+    server: bool,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    server_namespace: str,
     list_checks: bool,
 ) -> None:
     """Check the spec and the committed chart with real validators; report every problem.
@@ -205,9 +228,12 @@ def validate(
       chartgen validate --format sarif > chartgen.sarif
       chartgen validate --kube-version 1.29 --kube-version latest --strict
       chartgen validate --list-checks
+      chartgen validate --server --context staging --server-namespace session-database
 
-    Exit codes: 0 clean, 1 problems (warnings too with --strict), 2 usage error,
-    5 an external tool failed, 6 internal error.
+    Exit codes: 0 clean, 1 problems (warnings too with --strict), 2 usage error
+    (also: an unusable kubeconfig, a missing --server-namespace), 5 an external tool
+    failed (also: the --server cluster unreachable or refusing the credentials),
+    6 internal error.
     """
     if list_checks:
         from chartgen.validate.checks import CHECKS
@@ -217,7 +243,15 @@ def validate(
         return
     from chartgen.engines.kube_schema import DEFAULT_VERSIONS
     from chartgen.validate.reporters import FORMATS
-    from chartgen.validate.runner import ValidateOptions, detect_tools, validate_tree
+    from chartgen.validate.runner import (
+        ServerOptions,
+        ValidateOptions,
+        detect_tools,
+        validate_tree,
+    )
+
+    if not server and (kubeconfig or kube_context or server_namespace != "default"):
+        raise UsageError("--kubeconfig, --context and --server-namespace need --server")
 
     options = ValidateOptions(
         spec=spec,
@@ -228,6 +262,7 @@ def validate(
         config=config,
         tools=detect_tools(helm_cli, kubeconform, embedded_schemas),
         cache_dir=None if no_cache else Path(".chartgen-cache"),
+        server=ServerOptions(kubeconfig, kube_context, server_namespace) if server else None,
     )
     outcome = validate_tree(options)
     if outcome.cached:

@@ -3,9 +3,12 @@ server-side apply, which is all chartgen asks of a cluster."""
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import json
 import os
+import re
 import ssl
 import tempfile
 import urllib.error
@@ -15,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chartgen.errors import UsageError
+from chartgen.errors import ToolError, UsageError
+
+# A backslash escapes the next character in an HTTP quoted-string (RFC 9110).
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 # The field manager chartgen applies with; Argo CD's own is "argocd-controller".
 FIELD_MANAGER = "chartgen"
@@ -98,23 +104,27 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         raise UsageError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from None
     except Exception as exc:
         raise UsageError(f"{path}: not a kubeconfig: {exc}") from None
-    name = context or config.get("current-context") or ""
-    contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
+    if not isinstance(config, dict):
+        raise UsageError(f"{path}: not a kubeconfig (a mapping with clusters, users, contexts)")
+    name = context or str(config.get("current-context") or "")
+    contexts = _named(config, "contexts", "context")
     if name not in contexts:
         known = ", ".join(sorted(str(c) for c in contexts)) or "none"
         raise UsageError(f"{path}: no context {name!r} (contexts: {known})")
     chosen = contexts[name]
-    clusters = {c.get("name"): c.get("cluster", {}) for c in config.get("clusters") or []}
-    users = {u.get("name"): u.get("user", {}) or {} for u in config.get("users") or []}
-    cluster = clusters.get(chosen.get("cluster"))
-    if not cluster or not cluster.get("server"):
+    cluster = _named(config, "clusters", "cluster").get(str(chosen.get("cluster")))
+    server = str((cluster or {}).get("server") or "")
+    if not cluster or not server:
         raise UsageError(f"{path}: context {name!r} names no cluster with a server")
-    user = users.get(chosen.get("user"), {})
+    if not server.startswith(("https://", "http://")):
+        raise UsageError(f"{path}: cluster {chosen.get('cluster')!r}: server {server!r} is no URL")
+    user = _named(config, "users", "user").get(str(chosen.get("user")), {})
     base = path.parent
 
     def file_of(key: str, source: dict[str, Any]) -> str | None:
         if source.get(f"{key}-data"):
             handle, written = tempfile.mkstemp(prefix="chartgen-kube-")
+            atexit.register(_remove, written)  # key material: gone when chartgen ends
             with os.fdopen(handle, "wb") as out:
                 out.write(base64.b64decode(source[f"{key}-data"]))
             return written
@@ -122,11 +132,19 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
             return str((base / str(source[key])).resolve())
         return None
 
+    if isinstance(user.get("exec"), dict):
+        # a credential plugin (EKS, GKE, AKS, OIDC): its answer holds token or certificate
+        user = {**user, **_exec_credential(user["exec"], base)}
+    elif user.get("auth-provider"):
+        raise UsageError(
+            f"{path}: user {chosen.get('user')!r} uses the removed auth-provider mechanism; "
+            "use a credential plugin (exec) or a token"
+        )
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = (base / str(user["tokenFile"])).read_text("utf-8").strip()
     return Connection(
-        server=str(cluster["server"]).rstrip("/"),
+        server=server.rstrip("/"),
         ca_file=file_of("certificate-authority", cluster),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         token=token,
@@ -134,6 +152,59 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Connection:
         client_key=file_of("client-key", user),
         context=name,
     )
+
+
+def _named(config: dict[str, Any], section: str, inner: str) -> dict[str, dict[str, Any]]:
+    """A kubeconfig list of named entries (`- name: x` + `<inner>: {...}`), by name; entries
+    of the wrong shape are left out (and then reported as missing by name)."""
+    entries = config.get(section)
+    found: dict[str, dict[str, Any]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get(inner) or {}, dict):
+            found[str(entry.get("name"))] = entry.get(inner) or {}
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _exec_credential(plugin: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Run a kubeconfig's credential plugin as kubectl does (client.authentication.k8s.io
+    ExecCredential, never interactive); its credentials in kubeconfig user keys."""
+    from chartgen.engines.tools import run_tool
+
+    command = str(plugin.get("command", ""))
+    if os.sep in command and not os.path.isabs(command):
+        command = str(base / command)  # relative to the kubeconfig, as kubectl resolves it
+    api_version = str(plugin.get("apiVersion", "client.authentication.k8s.io/v1"))
+    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    listed = [e for e in _list(plugin.get("env")) if isinstance(e, dict)]
+    env = {str(e.get("name")): str(e.get("value")) for e in listed}
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    done = run_tool([command, *map(str, _list(plugin.get("args")))], 60, env=env)
+    if done.returncode != 0:
+        output = done.stderr.strip() or "no output"
+        raise ToolError(f"credential plugin {command} exited {done.returncode}: {output}")
+    try:
+        status = json.loads(done.stdout)["status"]
+    except (ValueError, KeyError, TypeError):
+        raise ToolError(f"credential plugin {command} printed no ExecCredential") from None
+    found: dict[str, Any] = {}
+    if status.get("token"):
+        found["token"] = status["token"]
+    for key, target in (
+        ("clientCertificateData", "client-certificate"),
+        ("clientKeyData", "client-key"),
+    ):
+        if status.get(key):
+            found[f"{target}-data"] = base64.b64encode(str(status[key]).encode()).decode()
+    return found
 
 
 @dataclass
@@ -179,7 +250,7 @@ class KubeClient:
                 str(status.get("message", err.reason)),
                 status.get("details", {}) or {},
             ) from None
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, OSError, ValueError) as err:  # ValueError: bad header
             reason = getattr(err, "reason", err)
             message = f"{self.connection.server}: {reason}"
             raise KubeAPIError(0, "Unreachable", message, {}) from None
@@ -227,6 +298,14 @@ class KubeClient:
             content_type="application/apply-patch+yaml",
         )
 
+    def create_dry_run(self, obj: dict[str, Any], namespace: str | None = None) -> Response:
+        """The server's verdict on creating `obj` (a name from metadata.generateName never meets
+        an existing object); nothing is stored."""
+        resource = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
+        params = {"fieldManager": FIELD_MANAGER, "dryRun": "All"}
+        target = obj.get("metadata", {}).get("namespace") or namespace
+        return self.request("POST", resource.path(target), obj, params=params)
+
     def get(self, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         return self.request("GET", self.path_of(obj, namespace)).body
 
@@ -240,11 +319,54 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 
 def _warnings(headers: Any) -> list[str]:
-    """The server's Warning headers (`299 - "text"`), as text."""
+    """The server's Warning headers (`299 - "text"`, the text a quoted-string), as text."""
     found = []
     for header in headers.get_all("Warning") or []:
-        text = str(header)
+        text = str(header).strip()
         if text.startswith("299 "):
             text = text[4:].lstrip("- ").strip()
-        found.append(text.strip('"'))
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = _QUOTED_PAIR.sub(r"\1", text[1:-1])
+        found.append(text)
     return found
+
+
+@dataclass
+class Cluster:
+    """The cluster `chartgen validate --server` judges against, and the namespace it uses."""
+
+    client: KubeClient
+    namespace: str
+
+    @property
+    def name(self) -> str:
+        connection = self.client.connection
+        return f"context {connection.context!r} ({connection.server})"
+
+
+def connect(kubeconfig: Path | None, context: str | None, namespace: str) -> Cluster:
+    """The cluster of the kubeconfig (given, else $KUBECONFIG or ~/.kube/config), checked to
+    answer and to hold `namespace`. A kubeconfig that cannot be used or a missing namespace is
+    a UsageError; a cluster that does not answer or refuses the credentials, a ToolError."""
+    path = kubeconfig or default_kubeconfig()
+    if not path.is_file():
+        raise UsageError(f"{path}: kubeconfig not found (give --kubeconfig or set KUBECONFIG)")
+    try:
+        connection = load_kubeconfig(path, context)
+        connection.ssl_context()  # a CA or client certificate that cannot be loaded
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise UsageError(f"{path}: unusable credentials in the kubeconfig: {exc}") from None
+    cluster = Cluster(KubeClient(connection, timeout=15), namespace)
+    try:
+        cluster.client.request("GET", f"/api/v1/namespaces/{urllib.parse.quote(namespace)}")
+    except KubeAPIError as err:
+        if err.status == 404:
+            raise UsageError(
+                f"namespace {namespace!r} does not exist on {cluster.name}: create it (with the "
+                "labels the release's namespace will have) or pass --server-namespace"
+            ) from None
+        if err.status in (401, 403):
+            message = f"{cluster.name} refused the kubeconfig's credentials: {err.message}"
+            raise ToolError(message) from None
+        raise ToolError(f"cannot reach the cluster of {cluster.name}: {err.message}") from None
+    return cluster

@@ -22,9 +22,12 @@ class Tools:
     amtool: str | None = None
 
 
-def run_tool(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run an external program; one that cannot start or outlives `timeout` is a ToolError.
-    A non-zero exit is the caller's to judge (for most tools it is a verdict, not a failure)."""
+def run_tool(
+    command: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run an external program (`env`: variables added to ours); one that cannot start or
+    outlives `timeout` is a ToolError. A non-zero exit is the caller's to judge (for most tools
+    it is a verdict, not a failure)."""
     name = command[0]
     override = os.environ.get(TIMEOUT_VARIABLE, "")
     try:
@@ -32,7 +35,14 @@ def run_tool(command: list[str], timeout: float) -> subprocess.CompletedProcess[
     except ValueError:
         raise UsageError(f"{TIMEOUT_VARIABLE}={override!r} is not a number of seconds") from None
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **env} if env else None,
+        )
     except subprocess.TimeoutExpired:
         raise ToolError(
             f"{' '.join(command[:3])} ... did not finish within {timeout:g} s "

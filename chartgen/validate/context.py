@@ -8,7 +8,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartgen.engines.helm import RenderedObject
 from chartgen.engines.tools import Tools
@@ -16,6 +16,9 @@ from chartgen.errors import Location, Problem, SpecError
 from chartgen.topology.load import SourceDoc, chart_name_of, display_path, load_yaml
 from chartgen.topology.resolve import ValidatedSpec
 from chartgen.validate.locate import TemplateLocator
+
+if TYPE_CHECKING:
+    from chartgen.engines.kube_api import Cluster
 
 DEFAULTS = "defaults"  # the environment name of plain values.yaml
 
@@ -47,6 +50,7 @@ class ValidateContext:
     kube_versions: tuple[str, ...]
     tools: Tools
     root: Path = field(default_factory=Path.cwd)
+    cluster: Cluster | None = None  # `--server`: the cluster to dry-run against
     _futures: dict[tuple[str, str], Future[Any]] = field(default_factory=dict)
     _values: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -16,6 +16,15 @@ from chartgen.validate.reporters import CheckSummary
 
 
 @dataclass(frozen=True)
+class ServerOptions:
+    """`--server`: judge against the cluster of a kubeconfig, in an existing namespace."""
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
 class ValidateOptions:
     spec: Path
     chart_root: Path
@@ -26,6 +35,7 @@ class ValidateOptions:
     tools: Tools = field(default_factory=Tools)
     cache_dir: Path | None = Path(".chartgen-cache")
     root: Path = field(default_factory=Path.cwd)
+    server: ServerOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -72,12 +82,21 @@ def stamp(problem: Problem, check_id: str, level: str, overridden: bool) -> Prob
 
 def run_checks(options: ValidateOptions) -> Outcome:
     """Every enabled check over the spec and chart; all problems, in check order."""
-    from chartgen.validate.checks import CHECK_IDS, CHECKS
+    from chartgen.validate.checks import CHECK_IDS, CHECKS, server_dry_run
     from chartgen.validate.config import load_check_config
     from chartgen.validate.context import DEFAULTS, ValidateContext
 
     config = load_check_config(options.spec, options.config, CHECK_IDS, options.root)
     _check_versions(options.kube_versions)
+    cluster = None
+    disabled = set(config.disabled)
+    if options.server is None:
+        disabled.add(server_dry_run.ID)  # only `--server` enables it
+    elif server_dry_run.ID not in disabled:
+        from chartgen.engines.kube_api import connect
+
+        server = options.server
+        cluster = connect(server.kubeconfig, server.context, server.namespace)
     ctx = ValidateContext(
         spec=options.spec,
         chart_root=options.chart_root,
@@ -85,6 +104,7 @@ def run_checks(options: ValidateOptions) -> Outcome:
         kube_versions=options.kube_versions,
         tools=options.tools,
         root=options.root,
+        cluster=cluster,
     )
     unknown = [
         e
@@ -99,9 +119,9 @@ def run_checks(options: ValidateOptions) -> Outcome:
     problems: list[Problem] = list(config.problems)
     summaries = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        ctx.start_background_work(pool, lint="helm-lint" not in config.disabled)
+        ctx.start_background_work(pool, lint="helm-lint" not in disabled)
         for check in CHECKS:
-            if check.id in config.disabled:
+            if check.id in disabled:
                 continue
             level = config.severity.get(check.id, check.severity)
             summaries.append(CheckSummary(check.id, level, check.doc))
@@ -111,8 +131,9 @@ def run_checks(options: ValidateOptions) -> Outcome:
 
 
 def validate_tree(options: ValidateOptions) -> Outcome:
-    """run_checks, answered from the cache when nothing it depends on changed."""
-    if options.cache_dir is None:
+    """run_checks, answered from the cache when nothing it depends on changed. A run against a
+    cluster is never cached: the cluster's state is not part of the key."""
+    if options.cache_dir is None or options.server is not None:
         return run_checks(options)
     from chartgen.topology.load import chart_name_of
 

@@ -28,6 +28,7 @@ from chartgen.validate.checks import (
     render,
     resources_probes,
     secret_material,
+    server_dry_run,
     spec,
 )
 from chartgen.validate.context import ValidateContext
@@ -69,6 +70,7 @@ MODULES: tuple[ModuleType, ...] = (
     network_flows,
     promtool,
     amtool,
+    server_dry_run,
 )
 
 CHECKS: tuple[Check, ...] = tuple(Check.from_module(module) for module in MODULES)
