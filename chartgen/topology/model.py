@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.argocd import ArgoCD, argocd_model
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.quorum import majority
 
@@ -169,6 +170,7 @@ class Topology:
     roles: tuple[Role, ...]
     auth: Auth
     tls: Tls
+    argocd: ArgoCD | None = None
 
     @property
     def ha(self) -> bool:
@@ -330,4 +332,5 @@ def build_model(spec: dict[str, Any]) -> Topology:
         ),
         auth=_auth(spec),
         tls=_tls(spec),
+        argocd=argocd_model(spec),
     )

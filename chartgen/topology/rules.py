@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from chartgen.topology.argocd import argocd_source
 from chartgen.topology.load import KeyPath
 from chartgen.topology.quorum import majority
 from chartgen.topology.units import k8s_quantity, redis_bytes
@@ -339,4 +340,5 @@ RULES: tuple[Rule, ...] = (
     Rule("role-name-internal", "error", role_name_internal),
     Rule("role-commands-forbidden", "error", role_commands_forbidden),
     Rule("acl-password-literal", "error", acl_password_literal),
+    Rule("argocd-source", "error", argocd_source),
 )
