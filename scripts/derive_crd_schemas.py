@@ -323,11 +323,18 @@ ranges; `chartgen/validate/checks/crd_schema.py` checks them) are kept; metadata
 ObjectMeta (DNS-subdomain name, label keys and values, string annotations); apiVersion and kind
 are constants. Descriptions are dropped (the CRD has them).
 
-**Not enforced here:** `x-kubernetes-validations` (CEL rules). They are copied into the schema
-under that key so a reader sees them, but JSON Schema cannot evaluate CEL: an object that breaks
-only a CEL rule passes `crd-schema` and is refused by the API server. `tests/kube/test_crd_schemas.py`
-lists such cases as known differences. List uniqueness (`x-kubernetes-list-type: set|map`) is also
-recorded only.
+**Not enforced here:** `x-kubernetes-validations` (CEL rules). They are copied into the
+schema under that key so a reader sees them, but JSON Schema cannot evaluate CEL: an object that
+breaks only a CEL rule passes `crd-schema` and is refused by the API server
+(`tests/kube/test_crd_schemas.py` asserts such cases as known differences). List uniqueness
+(`x-kubernetes-list-type: set|map`) is recorded only. `status` is validated as written, while
+the server ignores status values on the main resource (the chart never writes a status).
+
+Agreement: `tests/kube/test_crd_schemas.py` gives every kind good and broken objects (unknown,
+nested and metadata fields, wrong types, missing required fields, enums, int-or-string,
+patterns, int32 range, null), the chart's custom resources of every environment and the
+generated Argo CD objects, and asserts the same verdict from these schemas and from a real
+kube-apiserver with these CRDs (server-side apply dry-run, `fieldValidation=Strict`).
 
 | kind | group/version | upstream | file | size |
 |---|---|---|---|---|
@@ -338,23 +345,25 @@ recorded only.
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
+    parser.add_argument("--out", type=Path, default=OUT, help="default: chartgen/schemas/crds")
     args = parser.parse_args()
+    out: Path = args.out
     files = render_all()
     on_disk = {
-        p.relative_to(OUT).as_posix(): p.read_text("utf-8") for p in OUT.rglob("*") if p.is_file()
+        p.relative_to(out).as_posix(): p.read_text("utf-8") for p in out.rglob("*") if p.is_file()
     }
     stale = sorted(p for p in files.keys() | on_disk.keys() if files.get(p) != on_disk.get(p))
     if args.check:
         for path in stale:
-            print(f"schemas/crds/{path}: differs from the derivation", file=sys.stderr)
+            print(f"{out / path}: differs from the derivation", file=sys.stderr)
         return 1 if stale else 0
     for path in on_disk.keys() - files.keys():
-        (OUT / path).unlink()
+        (out / path).unlink()
     for path, text in files.items():
-        target = OUT / path
+        target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, "utf-8")
-    print(f"{len(files) - 1} schemas written to schemas/crds/ ({len(stale)} changed)")
+    print(f"{len(files) - 1} schemas written to {out} ({len(stale)} changed)")
     return 0
 
 

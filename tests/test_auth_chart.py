@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from chartgen.engines import helm
+from chartgen.errors import RenderError
 from chartgen.security.acl import secret_keys
 from chartgen.topology.model import build_model
 from chartgen.topology.resolve import resolve
-from chartgen.errors import RenderError
 from chartgen.validate.checks.crd_schema import served_versions, validator
 from tests.conftest import CHART, SPEC
 from tests.test_validate import TEMPLATES, edit, validate

@@ -48,9 +48,9 @@ POD_SECURITY = {
 }
 SYNC_OPTIONS = [
     "CreateNamespace=true",
-    # Server-side apply for the whole app: the StatefulSets with their scripts and the
-    # ConfigMaps outgrow the client-side last-applied annotation (262144 bytes) as the chart
-    # grows, and the server merges fields by owner instead of overwriting them.
+    # Server-side apply for the whole app: no last-applied copy in an annotation (capped at
+    # 256 KiB; the script ConfigMap, 17 KB today, grows with every script), fields merged by
+    # owner, and the same model ServerSideDiff compares with.
     "ServerSideApply=true",
     # What a new chart version drops is deleted only after everything else synced and is
     # healthy: a renamed Service or policy never disappears before its replacement exists.
@@ -113,7 +113,11 @@ def application_set(argo: ArgoCD, release: str, servers: Mapping[str, str]) -> d
     return {
         "apiVersion": API_VERSION,
         "kind": "ApplicationSet",
-        "metadata": {"name": release, "namespace": argo.namespace, "labels": _labels(release, None)},
+        "metadata": {
+            "name": release,
+            "namespace": argo.namespace,
+            "labels": _labels(release, None),
+        },
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
@@ -121,6 +125,7 @@ def application_set(argo: ArgoCD, release: str, servers: Mapping[str, str]) -> d
             "template": {
                 "metadata": {
                     "name": f"{release}-{{{{.environment}}}}",
+                    "namespace": argo.namespace,
                     "labels": {
                         **_labels(release, None),
                         "chartgen.io/environment": "{{.environment}}",

@@ -123,7 +123,9 @@ GOOD: dict[str, dict[str, Any]] = {
     ),
     "Certificate": obj("cert-manager.io/v1", "Certificate", CERT),
     "Issuer": obj("cert-manager.io/v1", "Issuer", {"selfSigned": {}}),
-    "ClusterIssuer": obj("cert-manager.io/v1", "ClusterIssuer", {"ca": {"secretName": "ca"}}, False),
+    "ClusterIssuer": obj(
+        "cert-manager.io/v1", "ClusterIssuer", {"ca": {"secretName": "ca"}}, False
+    ),
     "ExternalSecret": obj(
         "external-secrets.io/v1",
         "ExternalSecret",
@@ -169,39 +171,114 @@ COMMON: list[tuple[str, Callable[[Any], None]]] = [
 # Breakages of one kind: (kind, id, change, accepted).
 SPECIFIC: list[tuple[str, str, Callable[[Any], None], bool]] = [
     ("PrometheusRule", "missing-expr", drop(("spec", "groups", 0, "rules", 0, "expr")), False),
-    ("PrometheusRule", "expr-int-or-string", set_at(("spec", "groups", 0, "rules", 0, "expr"), 1), True),
+    (
+        "PrometheusRule",
+        "expr-int-or-string",
+        set_at(("spec", "groups", 0, "rules", 0, "expr"), 1),
+        True,
+    ),
     ("PrometheusRule", "expr-list", set_at(("spec", "groups", 0, "rules", 0, "expr"), [1]), False),
-    ("PrometheusRule", "bad-duration", set_at(("spec", "groups", 0, "rules", 0, "for"), "5 min"), False),
-    ("PrometheusRule", "nested-unknown", set_at(("spec", "groups", 0, "rules", 0, "severity"), "x"), False),
-    ("PrometheusRule", "labels-not-strings", set_at(("spec", "groups", 0, "rules", 0, "labels"), {"a": 1}), False),
+    (
+        "PrometheusRule",
+        "bad-duration",
+        set_at(("spec", "groups", 0, "rules", 0, "for"), "5 min"),
+        False,
+    ),
+    (
+        "PrometheusRule",
+        "nested-unknown",
+        set_at(("spec", "groups", 0, "rules", 0, "severity"), "x"),
+        False,
+    ),
+    (
+        "PrometheusRule",
+        "labels-not-strings",
+        set_at(("spec", "groups", 0, "rules", 0, "labels"), {"a": 1}),
+        False,
+    ),
     ("ServiceMonitor", "bad-scheme-enum", set_at(("spec", "endpoints", 0, "scheme"), "ftp"), False),
-    ("ServiceMonitor", "target-port-int", set_at(("spec", "endpoints", 0, "targetPort"), 9121), True),
-    ("ServiceMonitor", "target-port-name", set_at(("spec", "endpoints", 0, "targetPort"), "metrics"), True),
-    ("ServiceMonitor", "target-port-bool", set_at(("spec", "endpoints", 0, "targetPort"), True), False),
+    (
+        "ServiceMonitor",
+        "target-port-int",
+        set_at(("spec", "endpoints", 0, "targetPort"), 9121),
+        True,
+    ),
+    (
+        "ServiceMonitor",
+        "target-port-name",
+        set_at(("spec", "endpoints", 0, "targetPort"), "metrics"),
+        True,
+    ),
+    (
+        "ServiceMonitor",
+        "target-port-bool",
+        set_at(("spec", "endpoints", 0, "targetPort"), True),
+        False,
+    ),
     ("ServiceMonitor", "missing-selector", drop(("spec", "selector")), False),
     ("ServiceMonitor", "endpoints-null", set_at(("spec", "endpoints"), None), False),
     ("PodMonitor", "port-as-int", set_at(("spec", "podMetricsEndpoints", 0, "port"), 9121), False),
-    ("PodMonitor", "nested-unknown", set_at(("spec", "podMetricsEndpoints", 0, "portName"), "x"), False),
+    (
+        "PodMonitor",
+        "nested-unknown",
+        set_at(("spec", "podMetricsEndpoints", 0, "portName"), "x"),
+        False,
+    ),
     ("AlertmanagerConfig", "receiver-without-name", set_at(("spec", "receivers", 0), {}), False),
     ("Certificate", "missing-secret-name", drop(("spec", "secretName")), False),
     ("Certificate", "duration-int", set_at(("spec", "duration"), 5), False),
     ("Certificate", "duration-null", set_at(("spec", "duration"), None), False),
-    ("Certificate", "bad-key-algorithm", set_at(("spec", "privateKey"), {"algorithm": "DSA"}), False),
+    (
+        "Certificate",
+        "bad-key-algorithm",
+        set_at(("spec", "privateKey"), {"algorithm": "DSA"}),
+        False,
+    ),
     ("Certificate", "is-ca-string", set_at(("spec", "isCA"), "true"), False),
     ("Certificate", "history-float", set_at(("spec", "revisionHistoryLimit"), 1.5), False),
-    ("Certificate", "history-int32-overflow", set_at(("spec", "revisionHistoryLimit"), 2**40), False),
+    (
+        "Certificate",
+        "history-int32-overflow",
+        set_at(("spec", "revisionHistoryLimit"), 2**40),
+        False,
+    ),
     ("Certificate", "nested-unknown", set_at(("spec", "issuerRef", "namespace"), "x"), False),
     ("Issuer", "two-issuer-types", set_at(("spec", "ca"), {"secretName": "ca"}), True),
     ("Issuer", "vault-missing-server", set_at(("spec",), {"vault": {"path": "pki"}}), False),
     ("ClusterIssuer", "ca-secret-int", set_at(("spec", "ca", "secretName"), 1), False),
-    ("ExternalSecret", "bad-store-kind", set_at(("spec", "secretStoreRef", "kind"), "Vault"), False),
-    ("ExternalSecret", "remote-ref-unknown", set_at(("spec", "data", 0, "remoteRef", "field"), "x"), False),
+    (
+        "ExternalSecret",
+        "bad-store-kind",
+        set_at(("spec", "secretStoreRef", "kind"), "Vault"),
+        False,
+    ),
+    (
+        "ExternalSecret",
+        "remote-ref-unknown",
+        set_at(("spec", "data", 0, "remoteRef", "field"), "x"),
+        False,
+    ),
     ("ExternalSecret", "missing-remote-key", drop(("spec", "data", 0, "remoteRef", "key")), False),
-    ("ExternalSecret", "bad-creation-policy", set_at(("spec", "target", "creationPolicy"), "Always"), False),
-    ("SecretStore", "vault-version-enum", set_at(("spec", "provider", "vault", "version"), "v3"), False),
+    (
+        "ExternalSecret",
+        "bad-creation-policy",
+        set_at(("spec", "target", "creationPolicy"), "Always"),
+        False,
+    ),
+    (
+        "SecretStore",
+        "vault-version-enum",
+        set_at(("spec", "provider", "vault", "version"), "v3"),
+        False,
+    ),
     ("SecretStore", "vault-missing-server", drop(("spec", "provider", "vault", "server")), False),
     ("ClusterSecretStore", "conditions-not-list", set_at(("spec", "conditions"), {"a": 1}), False),
-    ("AppProject", "destination-unknown", set_at(("spec", "destinations", 0, "cluster"), "x"), False),
+    (
+        "AppProject",
+        "destination-unknown",
+        set_at(("spec", "destinations", 0, "cluster"), "x"),
+        False,
+    ),
     ("AppProject", "source-repos-string", set_at(("spec", "sourceRepos"), "*"), False),
 ]
 
@@ -233,15 +310,35 @@ CEL_ONLY: list[tuple[str, str, Callable[[Any], None]]] = [
 
 # Breakages of the generated Argo CD objects (file, id, change).
 ARGO_BROKEN: list[tuple[str, str, Callable[[Any], None]]] = [
-    ("application.yaml", "prune-string", set_at(("spec", "syncPolicy", "automated", "prune"), "yes")),
-    ("application.yaml", "sync-unknown", set_at(("spec", "syncPolicy", "automated", "force"), True)),
+    (
+        "application.yaml",
+        "prune-string",
+        set_at(("spec", "syncPolicy", "automated", "prune"), "yes"),
+    ),
+    (
+        "application.yaml",
+        "sync-unknown",
+        set_at(("spec", "syncPolicy", "automated", "force"), True),
+    ),
     ("application.yaml", "missing-destination", drop(("spec", "destination"))),
     ("application.yaml", "missing-project", drop(("spec", "project"))),
-    ("application.yaml", "value-files-string", set_at(("spec", "source", "helm", "valueFiles"), "v.yaml")),
-    ("application.yaml", "ns-labels-not-strings", set_at(("spec", "syncPolicy", "managedNamespaceMetadata", "labels"), {"a": 1})),
+    (
+        "application.yaml",
+        "value-files-string",
+        set_at(("spec", "source", "helm", "valueFiles"), "v.yaml"),
+    ),
+    (
+        "application.yaml",
+        "ns-labels-not-strings",
+        set_at(("spec", "syncPolicy", "managedNamespaceMetadata", "labels"), {"a": 1}),
+    ),
     ("applicationset.yaml", "missing-template", drop(("spec", "template"))),
     ("applicationset.yaml", "list-unknown", set_at(("spec", "generators", 0, "list", "items"), [])),
-    ("applicationset.yaml", "template-spec-unknown", set_at(("spec", "template", "spec", "sources2"), [])),
+    (
+        "applicationset.yaml",
+        "template-spec-unknown",
+        set_at(("spec", "template", "spec", "sources2"), []),
+    ),
 ]
 
 
@@ -303,7 +400,9 @@ def schema_verdict(body: dict[str, Any]) -> tuple[bool, str]:
     found = validator(str(body.get("apiVersion")), str(body.get("kind")))
     if found is None:
         return False, "no schema for this apiVersion/kind"
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in found.iter_errors(body)]
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in found.iter_errors(body)
+    ]
     return not errors, "; ".join(errors)
 
 

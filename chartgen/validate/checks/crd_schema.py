@@ -33,9 +33,7 @@ def crd_schema(api_version: str, kind: str) -> dict[str, Any] | None:
 
 
 # The formats the API server checks on custom resources (kube-openapi's strfmt registry).
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def format_checker() -> Any:
