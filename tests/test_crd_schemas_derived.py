@@ -73,3 +73,32 @@ def test_every_kind_and_served_version_with_provenance() -> None:
                 assert len(provenance["commit"]) == 40 and provenance["tag"]
                 assert provenance["upstreamPath"].endswith(source.name)
     assert served_versions("external-secrets.io", "ExternalSecret") == ["v1"]
+
+
+def test_an_unserved_version_is_a_finding_naming_the_served_one(tmp_path: Path) -> None:
+    """A chart edited to emit the guide's external-secrets.io/v1beta1 is reported by crd-schema
+    at the apiVersion line, naming the version upstream serves."""
+    from chartgen.engines.tools import Tools
+    from chartgen.validate.checks import crd_schema
+    from chartgen.validate.context import ValidateContext
+    from tests.conftest import CHART
+
+    chart = tmp_path / "generated/helm/session-database"
+    shutil.copytree(CHART, chart)
+    shutil.copytree(REPO / "values", tmp_path / "values")
+    template = chart / "templates/externalsecret.yaml"
+    template.write_text(
+        template.read_text().replace("{{ $external.apiVersion }}", "external-secrets.io/v1beta1")
+    )
+    ctx = ValidateContext(
+        spec=tmp_path / "values/topology.yaml",
+        chart_root=chart.parent,
+        environments=("production",),
+        kube_versions=("1.25.0",),
+        tools=Tools(),
+        root=tmp_path,
+    )
+    (problem,) = list(crd_schema.check(ctx))
+    assert "external-secrets.io/v1beta1 ExternalSecret is not served" in problem.message
+    assert "served: external-secrets.io/v1" in problem.message
+    assert problem.location.file.endswith("templates/externalsecret.yaml")
