@@ -66,7 +66,10 @@ def project_with_environments(root: Path, count: int) -> Path:
     text = spec.read_text()
     if listed not in text:
         raise BenchError(f"{spec}: no line `{listed}` to replace; update the benchmark")
-    spec.write_text(text.replace(listed, f"environments: [{', '.join(names)}]"))
+    text = text.replace(listed, f"environments: [{', '.join(names)}]")
+    # application.yaml's environment (spec argocd.application) must be one of them
+    text = text.replace("  application: production\n", f"  application: {names[0]}\n")
+    spec.write_text(text)
     for i, name in enumerate(names):
         (envs / f"{name}.yaml").write_text(
             f"redis:\n  persistence:\n    size: {i + 1}Gi\nsentinel:\n"

@@ -108,7 +108,8 @@ def main() -> None:
     help="Write nothing; exit 1 and list the files that differ from the build.",
 )
 def build(spec: Path, out: Path, check: bool) -> None:
-    """Validate the spec and write the chart atomically.
+    """Validate the spec and write the chart (and, from the spec's argocd section, the Argo CD
+    objects in <out>/../k8s/argocd/) atomically.
 
     \b
     Examples:
@@ -126,6 +127,8 @@ def build(spec: Path, out: Path, check: bool) -> None:
         click.echo(warning.format(), err=True)
     verb = "is up to date" if check else "written"
     click.echo(f"{result.chart_dir}: {len(result.files)} files {verb}")
+    if result.argocd_dir is not None:
+        click.echo(f"{result.argocd_dir}: {len(result.argocd_files)} files {verb}")
 
 
 FORMAT_NAMES = ("text", "json", "junit", "github", "sarif")

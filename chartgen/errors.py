@@ -117,6 +117,14 @@ class DriftError(ChartgenError):
         lines += [f"  not produced by the spec: {name}" for name in self.extra]
         super().__init__("\n".join(lines))
 
+    @classmethod
+    def of(cls, drifts: Sequence[DriftError]) -> DriftError:
+        """One error for several output directories (the chart, the Argo CD objects)."""
+        first = drifts[0]
+        if len(drifts) > 1:
+            first.args = ("\n".join(str(d) for d in drifts),)
+        return first
+
 
 class RenderError(ChartgenError):
     """A chartgen template failed to render."""

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartgen.errors import DriftError, Problem
+from chartgen.render.argocd import render_argocd
 from chartgen.render.chart import ChartSources, render_chart
 from chartgen.topology.model import build_model
 from chartgen.topology.resolve import ValidatedSpec, resolve
-from chartgen.writer import compare, write_atomically
+from chartgen.writer import compare, write_trees_atomically
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,16 @@ class BuildContext:
     out_root: Path
     environments_dir: Path | None = None
     root: Path = field(default_factory=Path.cwd)  # file names in messages are relative to it
+    argocd_out: Path | None = None
 
     @property
     def overlays_dir(self) -> Path:
         return self.environments_dir or self.spec.parent / "environments"
+
+    @property
+    def argocd_dir(self) -> Path:
+        """The Argo CD objects: <out>/../k8s/argocd (generated/k8s/argocd by default)."""
+        return self.argocd_out or self.out_root.parent / "k8s" / "argocd"
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,15 @@ class BuildResult:
     chart_dir: Path
     files: dict[str, bytes]
     warnings: tuple[Problem, ...]
+    argocd_dir: Path | None = None  # None: the spec has no argocd section
+    argocd_files: dict[str, bytes] = field(default_factory=dict)
+
+    def trees(self) -> dict[Path, dict[str, bytes]]:
+        """Every output directory with its files."""
+        trees = {self.chart_dir: self.files}
+        if self.argocd_dir is not None:
+            trees[self.argocd_dir] = self.argocd_files
+        return trees
 
 
 def _source_name(path: Path, root: Path) -> str:
@@ -60,21 +76,35 @@ def render_validated(ctx: BuildContext, spec: ValidatedSpec) -> dict[str, bytes]
     return render_chart(base, environments, spec.overlay_keys, sources)
 
 
+def render_argocd_validated(spec: ValidatedSpec) -> dict[str, bytes]:
+    """The Argo CD objects of a validated spec, in memory (empty without an argocd section)."""
+    base = build_model(spec.base)
+    environments = {name: build_model(data) for name, data in spec.environments.items()}
+    return render_argocd(base, environments)
+
+
 def render(ctx: BuildContext) -> BuildResult:
     """Validate the spec and render the chart in memory; nothing is written."""
     spec = resolve(ctx.spec, ctx.environments_dir, ctx.root)
     files = render_validated(ctx, spec)
     chart_dir = ctx.out_root / str(spec.base["chart"]["name"])
-    return BuildResult(chart_dir, files, spec.warnings)
+    argocd = render_argocd_validated(spec)
+    argocd_dir = ctx.argocd_dir if argocd else None
+    return BuildResult(chart_dir, files, spec.warnings, argocd_dir, argocd)
 
 
 def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:
-    """Render, then write atomically; with `check`, compare and raise DriftError instead."""
+    """Render everything in memory, then write the chart and the Argo CD objects atomically;
+    with `check`, compare and raise DriftError instead."""
     result = render(ctx)
     if check:
-        drift = compare(result.files, result.chart_dir)
-        if not drift.clean:
-            raise DriftError(str(result.chart_dir), drift.changed, drift.missing, drift.extra)
+        drifts = []
+        for out_dir, files in result.trees().items():
+            drift = compare(files, out_dir)
+            if not drift.clean:
+                drifts.append(DriftError(str(out_dir), drift.changed, drift.missing, drift.extra))
+        if drifts:
+            raise DriftError.of(drifts)
     else:
-        write_atomically(result.files, result.chart_dir)
+        write_trees_atomically(result.trees())
     return result

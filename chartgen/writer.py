@@ -89,33 +89,56 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(files: Mapping[str, bytes], out_dir: Path) -> None:
-    """Replace `out_dir` with exactly `files`, all at once."""
+def _stage(files: Mapping[str, bytes], out_dir: Path) -> Path:
+    """Write `files` to the temporary sibling of `out_dir`, synced; return it."""
     parent = out_dir.parent
     new = parent / f".{out_dir.name}.chartgen-new"
     old = parent / f".{out_dir.name}.chartgen-old"
+    parent.mkdir(parents=True, exist_ok=True)
+    _recover(out_dir, old)
+    if new.exists():
+        shutil.rmtree(new)
+    for rel, data in files.items():
+        target = new / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    new.mkdir(exist_ok=True)
+    _fsync_dir(new)
+    return new
+
+
+def _swap(new: Path, out_dir: Path) -> None:
+    parent = out_dir.parent
+    old = parent / f".{out_dir.name}.chartgen-old"
+    if out_dir.exists() and _exchange(new, out_dir):
+        shutil.rmtree(new)  # now holds the previous tree
+    else:
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(new, out_dir)
+        if old.exists():
+            shutil.rmtree(old)
+    _fsync_dir(parent)
+
+
+def write_atomically(files: Mapping[str, bytes], out_dir: Path) -> None:
+    """Replace `out_dir` with exactly `files`, all at once."""
+    write_trees_atomically({out_dir: files})
+
+
+def write_trees_atomically(trees: Mapping[Path, Mapping[str, bytes]]) -> None:
+    """Replace each directory with exactly its files. Every tree is staged (written and synced)
+    before the first swap, so a failure while writing changes none of them; each swap is
+    atomic on its own."""
+    out_dir = next(iter(trees), Path("."))
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        _recover(out_dir, old)
-        if new.exists():
-            shutil.rmtree(new)
-        for rel, data in files.items():
-            target = new / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        new.mkdir(exist_ok=True)
-        _fsync_dir(new)
-        if out_dir.exists() and _exchange(new, out_dir):
-            shutil.rmtree(new)  # now holds the previous chart
-        else:
-            if out_dir.exists():
-                os.replace(out_dir, old)
-            os.replace(new, out_dir)
-            if old.exists():
-                shutil.rmtree(old)
-        _fsync_dir(parent)
+        staged = []
+        for out_dir, files in trees.items():
+            staged.append((_stage(files, out_dir), out_dir))
+        for new, out_dir in staged:
+            _swap(new, out_dir)
     except OSError as exc:
         raise OutputError(f"cannot write {out_dir}: {exc.strerror or exc}") from None

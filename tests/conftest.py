@@ -16,6 +16,7 @@ from tests.live.topology import LocalTopology, require_binaries, running
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "values" / "topology.yaml"
 CHART = REPO / "generated" / "helm" / "session-database"
+ARGOCD = REPO / "generated" / "k8s" / "argocd"
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -28,8 +29,9 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def project(workspace: Path) -> Path:
-    """values/ and the committed chart, copied: a tree a test may break."""
+    """values/, the committed chart and Argo CD objects, copied: a tree a test may break."""
     shutil.copytree(CHART, workspace / "generated/helm/session-database")
+    shutil.copytree(ARGOCD, workspace / "generated/k8s/argocd")
     return workspace
 
 

@@ -15,7 +15,7 @@ import pytest
 from chartgen.errors import SpecError
 from chartgen.pipeline import BuildContext, build, render
 from chartgen.writer import read_tree
-from tests.conftest import REPO, SPEC
+from tests.conftest import ARGOCD, REPO, SPEC
 
 
 def test_whole_chart_snapshot(snapshot: Any) -> None:
@@ -31,11 +31,23 @@ def test_whole_chart_snapshot(snapshot: Any) -> None:
     snapshot.assert_match_dir(nested, "session-database")
 
 
+def test_argocd_snapshot(snapshot: Any) -> None:
+    snapshot.snapshot_dir = REPO / "tests" / "snapshots"
+    result = render(BuildContext(spec=SPEC, out_root=REPO / "generated" / "helm"))
+    assert result.argocd_dir == REPO / "generated" / "k8s" / "argocd"
+    snapshot.assert_match_dir(
+        {path: data.decode() for path, data in result.argocd_files.items()}, "argocd"
+    )
+
+
 def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
-    first = build(BuildContext(spec=SPEC, out_root=tmp_path / "a"))
-    second = build(BuildContext(spec=SPEC, out_root=tmp_path / "b"))
+    first = build(BuildContext(spec=SPEC, out_root=tmp_path / "a" / "helm"))
+    second = build(BuildContext(spec=SPEC, out_root=tmp_path / "b" / "helm"))
     assert read_tree(first.chart_dir) == read_tree(second.chart_dir) == first.files
     assert read_tree(first.chart_dir) == read_tree(REPO / "generated/helm/session-database")
+    assert first.argocd_dir == tmp_path / "a" / "k8s" / "argocd"
+    assert read_tree(first.argocd_dir) == read_tree(tmp_path / "b/k8s/argocd")
+    assert read_tree(first.argocd_dir) == first.argocd_files == read_tree(ARGOCD)
 
 
 def test_build_does_not_depend_on_hash_seed_or_cwd(tmp_path: Path) -> None:
@@ -59,11 +71,15 @@ def test_failed_build_leaves_the_previous_chart(workspace: Path) -> None:
     ctx = BuildContext(spec=workspace / "values/topology.yaml", out_root=workspace / "out")
     built = build(ctx)
     before = read_tree(built.chart_dir)
+    assert built.argocd_dir is not None
+    argocd_before = read_tree(built.argocd_dir)
+    assert argocd_before
     spec = workspace / "values/topology.yaml"
     spec.write_text(spec.read_text().replace("mode: ha", "mode: cluster"))
     with pytest.raises(SpecError):
         build(ctx)
     assert read_tree(built.chart_dir) == before
+    assert read_tree(built.argocd_dir) == argocd_before
 
 
 def test_sigkill_mid_build_leaves_old_or_new_chart_never_a_mix(workspace: Path) -> None:

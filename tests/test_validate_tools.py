@@ -226,7 +226,7 @@ def test_every_crd_schema_records_its_provenance() -> None:
     for api_version, kind in kinds:
         schema = crd_schema(api_version, kind)
         assert schema is not None, kind
-        assert {"project", "apiGroup", "upstream", "method"} <= set(schema["x-provenance"])
+        assert {"project", "tag", "commit", "upstreamPath", "sha256"} <= set(schema["x-provenance"])
 
 
 def test_promtool_and_amtool_run_on_what_the_chart_ships(chart: Path) -> None:

@@ -47,7 +47,7 @@ def auth_values(auth: Auth) -> dict[str, Node]:
                     {
                         "apiVersion": setting(
                             external.api_version,
-                            "external-secrets.io/v1, or v1beta1 for operators before v0.17.",
+                            "external-secrets.io/v1 (v1beta1 is no longer served by the operator).",
                             "externalSecret",
                             "apiVersion",
                         ),

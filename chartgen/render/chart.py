@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import jinja2
 
 from chartgen.errors import RenderError
+from chartgen.render.argocd import SYNC_WAVES
 from chartgen.render.auth import auth_context
 from chartgen.render.jinja import environment
 from chartgen.render.params import diff, emit_yaml, flatten, to_schema
@@ -77,6 +78,7 @@ def render_chart(
         "values_table": list(flatten(values_tree(base))),
         "helper": base.chart.name,
         "auth": auth_context(base),
+        "sync_waves": SYNC_WAVES,
     }
     files: dict[str, str] = {
         "values.yaml": _values_file(base, sources),

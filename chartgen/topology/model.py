@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.argocd import ArgoCD, argocd_model
 from chartgen.topology.budgets import grace_period
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.quorum import majority
@@ -176,6 +177,7 @@ class Topology:
     auth: Auth
     tls: Tls
     zones: int
+    argocd: ArgoCD | None = None
 
     @property
     def ha(self) -> bool:
@@ -346,4 +348,5 @@ def build_model(spec: dict[str, Any]) -> Topology:
         auth=_auth(spec),
         tls=_tls(spec),
         zones=spec.get("placement", {}).get("zones", spec_default(("placement", "zones"))),
+        argocd=argocd_model(spec),
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.argocd import argocd_source
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.load import KeyPath
 from chartgen.topology.quorum import majority
@@ -322,4 +323,5 @@ RULES: tuple[Rule, ...] = (
     Rule("role-name-internal", "error", role_name_internal),
     Rule("role-commands-forbidden", "error", role_commands_forbidden),
     Rule("acl-password-literal", "error", acl_password_literal),
+    Rule("argocd-source", "error", argocd_source),
 )

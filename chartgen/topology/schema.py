@@ -26,6 +26,13 @@ STRUCTURAL_KEYS: tuple[KeyPath, ...] = (
     ("auth", "defaultUser"),
     ("databases", "sessions", "index"),
     ("databases", "cache", "index"),
+    # Argo CD: one project, source and namespace for every environment; only the destination
+    # cluster may differ per environment.
+    ("argocd", "namespace"),
+    ("argocd", "project"),
+    ("argocd", "application"),
+    ("argocd", "source"),
+    ("argocd", "destination", "namespace"),
 )
 
 

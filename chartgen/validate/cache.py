@@ -76,6 +76,8 @@ def cache_key(
     _hash_tree(digest, "spec", spec, skip)
     _hash_tree(digest, "overlays", spec.parent / "environments", skip)
     _hash_tree(digest, "chart", chart_dir, skip)
+    # the Argo CD objects beside the chart (drift and crd-schema read them)
+    _hash_tree(digest, "argocd", chart_dir.parent.parent / "k8s" / "argocd", skip)
     if config is not None:
         _hash_tree(digest, "config", config, skip)
     _hash_tree(digest, "package", PACKAGE, skip)

@@ -40,6 +40,21 @@ def placeholder_passwords() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ArgoObject:
+    """One object of the generated Argo CD files (`body` None: the file could not be read)."""
+
+    file: str
+    body: dict[str, Any] | None
+    doc: SourceDoc | None
+    error: str = ""
+
+    def location(self, path: tuple[str | int, ...]) -> Location:
+        if self.doc is None:
+            return Location(self.file, 1, 1)
+        return self.doc.locate(path)
+
+
 @dataclass
 class ValidateContext:
     """One validation run. Checks read from it; none of them writes to it."""
@@ -162,6 +177,31 @@ class ValidateContext:
             if not isinstance(result, str):
                 for obj in result:
                     yield env, obj
+
+    @property
+    def argocd_dir(self) -> Path:
+        """The Argo CD objects the build writes beside the chart (pipeline.BuildContext)."""
+        return self.chart_root.parent / "k8s" / "argocd"
+
+    @cached_property
+    def argocd_objects(self) -> list[ArgoObject]:
+        """Every object of generated/k8s/argocd/*.yaml, decoded as Kubernetes decodes it, with
+        where each of its keys stands; a file that cannot be read is an object-less entry
+        carrying the reason."""
+        from chartgen.engines.manifests import ManifestError, load_objects
+
+        found: list[ArgoObject] = []
+        for path in sorted(self.argocd_dir.glob("*.yaml")):
+            shown = display_path(path, self.root)
+            doc = load_yaml(path, shown)
+            try:
+                bodies = load_objects(path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError, ManifestError) as error:
+                found.append(ArgoObject(shown, None, None, str(error)))
+                continue
+            for body in bodies:
+                found.append(ArgoObject(shown, body, None if isinstance(doc, Problem) else doc))
+        return found
 
     def chart_location(self, relative: str, line: int = 1, column: int = 1) -> Location:
         return self.locator.chart_location(relative, line, column)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chartgen.errors import ChartgenError, Problem, SpecError
+from chartgen.errors import ChartgenError, Location, Problem, SpecError
+from chartgen.topology.load import display_path
 from chartgen.validate.context import ValidateContext
 
 ID = "drift"
@@ -12,8 +13,9 @@ SEVERITY = "error"
 
 
 def check(ctx: ValidateContext) -> Iterator[Problem]:
-    """The committed chart is byte for byte what the spec builds (run `chartgen build`)."""
-    from chartgen.pipeline import BuildContext, render_validated
+    """The committed chart and Argo CD objects (generated/k8s/argocd/) are byte for byte what
+    the spec builds (run `chartgen build`)."""
+    from chartgen.pipeline import BuildContext, render_argocd_validated, render_validated
     from chartgen.writer import compare
 
     spec = ctx.validated
@@ -31,3 +33,19 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
         yield ctx.problem(ctx.chart_location(path), path, "missing: the spec builds this file")
     for path in drift.extra:
         yield ctx.problem(ctx.chart_location(path), path, "not produced by the spec")
+    argocd = render_argocd_validated(spec)
+    if not argocd:
+        return
+    try:
+        drift = compare(argocd, ctx.argocd_dir)
+    except ChartgenError as error:
+        yield ctx.problem(Location(display_path(ctx.argocd_dir, ctx.root), 1, 1), "", str(error))
+        return
+    for label, paths in (
+        ("differs from what the spec builds", drift.changed),
+        ("missing: the spec builds this file", drift.missing),
+        ("not produced by the spec", drift.extra),
+    ):
+        for path in paths:
+            where = Location(display_path(ctx.argocd_dir / path, ctx.root), 1, 1)
+            yield ctx.problem(where, path, label)
