@@ -133,13 +133,14 @@ def test_a_refused_field_and_a_refused_pod_are_found_at_their_lines(
 def test_a_kind_the_cluster_does_not_serve_is_one_finding(
     kube: ControlPlane, project: Path
 ) -> None:
-    values = project / "generated/helm/session-database/values-production.yaml"
-    text = values.read_text()
-    values.write_text(
+    # The values schema admits only the served v1 now; a chart whose template still emits the
+    # guide's v1beta1 (an old or edited chart) is what the cluster must catch.
+    template = project / "generated/helm/session-database/templates/externalsecret.yaml"
+    text = template.read_text()
+    assert "apiVersion: {{ $external.apiVersion }}" in text
+    template.write_text(
         text.replace(
-            "  source: externalSecret\n",
-            "  source: externalSecret\n  externalSecret:\n"
-            "    apiVersion: external-secrets.io/v1beta1\n",
+            "apiVersion: {{ $external.apiVersion }}", "apiVersion: external-secrets.io/v1beta1"
         )
     )
     found = server_findings(kube, "--env", "production", "--env", "staging", cwd=project)
