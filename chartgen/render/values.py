@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
+from chartgen.render.endpoint_values import endpoint_values
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
@@ -405,6 +406,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **network_policy_values(model.chart.name),
         **_with_auth(_redis(model.redis), redis_auth_values(model)),
         **_sentinel(model.sentinel),
+        **endpoint_values(model.endpoint),
         **_sessions(model.sessions),
         **_cache(model.cache),
         **auth_values(model.auth),

@@ -1,0 +1,150 @@
+"""The master endpoint, live: the rendered production topology (3 data pods, 3 Sentinels) and
+the real HAProxy with the rendered config. A client that only knows the endpoint keeps writing
+through a master crash and a planned hand-over; once a write is acknowledged by the new master,
+no later write is answered READONLY (or any other error reply): it succeeds, or its connection
+is cut and the client reconnects."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from chartgen.security.resp import Resp, RespError
+from tests.live.endpoint import LocalEndpoint, connected_port
+from tests.live.topology import LocalTopology, info, online_replicas, wait_for
+
+pytestmark = pytest.mark.live
+
+# Crash: Sentinel's down-after (1 s in FAST_FAILOVER), its election and promotion, a replica
+# reattaching (min-replicas-to-write 1), then one check interval (1 s). Hand-over: no detection.
+CRASH_BOUND_SECONDS = 8.0
+HANDOVER_BOUND_SECONDS = 5.0
+
+
+@dataclass
+class Reply:
+    at: float
+    port: int | None  # the data pod behind the connection; None: no connection
+    answer: str  # "OK", an error reply, or "connection: ..." when the connection failed
+
+
+@dataclass
+class Writer:
+    """SET session:endpoint <n> in a loop through the endpoint, reconnecting on any failure."""
+
+    port: int
+    replies: list[Reply] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        counter, conn, server = 0, None, None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = Resp(self.port, timeout=3)
+                    server = connected_port(conn)
+                counter += 1
+                answer = conn.call("SET", "session:endpoint", counter)
+            except RespError as exc:
+                answer = str(exc)
+            except (OSError, ConnectionError, AssertionError) as exc:
+                answer = f"connection: {exc}"
+                if conn is not None:
+                    conn.close()
+                conn, server = None, None
+                time.sleep(0.02)
+            self.replies.append(Reply(time.monotonic(), server, answer))
+        if conn is not None:
+            conn.close()
+
+    def acknowledged(self, since: float = 0.0) -> list[Reply]:
+        return [r for r in self.replies if r.answer == "OK" and r.at >= since]
+
+
+@pytest.fixture
+def endpoint(topology: LocalTopology) -> Iterator[LocalEndpoint]:
+    local = LocalEndpoint.of(topology)
+    try:
+        local.start(topology)
+        yield local
+    finally:
+        local.stop()
+        print(local.log.read_text() if local.log.exists() else "")
+
+
+@pytest.fixture
+def writer(endpoint: LocalEndpoint, topology: LocalTopology) -> Iterator[Writer]:
+    master = topology.redis[0]
+    wait_for(lambda: online_replicas(master.port) == 2, "two replicas connected")
+    wait_for(
+        lambda: all(
+            info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
+            for s in topology.sentinels
+        ),
+        "every Sentinel sees both replicas",
+    )
+    client = Writer(endpoint.port)
+    thread = threading.Thread(target=client.run, daemon=True)
+    thread.start()
+    wait_for(lambda: len(client.acknowledged()) >= 50, "the client writing")
+    try:
+        yield client
+    finally:
+        client.stop.set()
+        thread.join(timeout=10)
+
+
+def converged(client: Writer, event: float, old_port: int) -> tuple[float, int]:
+    """(seconds from the event to the first write the new master acknowledged, its port);
+    asserts that every later reply is OK or a cut connection, never an error reply."""
+    wait_for(
+        lambda: any(r.port not in (None, old_port) for r in client.acknowledged(event)),
+        "a write acknowledged by the new master",
+        timeout=30,
+    )
+    time.sleep(2)  # keep writing a while after convergence
+    first = next(r for r in client.acknowledged(event) if r.port != old_port)
+    later = [r for r in client.replies if r.at > first.at]
+    refused = [r for r in later if r.answer != "OK" and not r.answer.startswith("connection")]
+    assert not refused, f"error replies after convergence: {refused[:5]}"
+    assert all(r.port == first.port for r in later if r.answer == "OK"), "writes on two masters"
+    assert len([r for r in later if r.answer == "OK"]) >= 20, "writes stopped after convergence"
+    return first.at - event, int(first.port or 0)
+
+
+def test_steady_state_writes_go_to_the_master_only(
+    topology: LocalTopology, endpoint: LocalEndpoint, writer: Writer
+) -> None:
+    master = topology.redis[0]
+    # The check, the reject rule and the server timing are the rendered ones (asserted on start).
+    assert writer.replies and all(r.answer == "OK" for r in writer.replies), writer.replies[:5]
+    assert {r.port for r in writer.replies} == {master.port}
+    # Fresh connections, one after another: every one reaches the master (a Service over all
+    # data pods sends about two thirds of them to replicas).
+    assert {endpoint.serving_port() for _ in range(30)} == {master.port}
+
+
+def test_writes_follow_a_crashed_master(topology: LocalTopology, writer: Writer) -> None:
+    old = topology.redis[0]
+    event = time.monotonic()
+    old.kill()
+    seconds, new_port = converged(writer, event, old.port)
+    print(f"endpoint convergence after a master crash: {seconds:.2f}s (to port {new_port})")
+    assert info(new_port, "replication")["role"] == "master"
+    assert seconds < CRASH_BOUND_SECONDS
+
+
+def test_writes_follow_a_hand_over(topology: LocalTopology, writer: Writer) -> None:
+    old = topology.redis[0]
+    event = time.monotonic()
+    hook = topology.pre_stop(old)
+    assert hook.returncode == 0 and "pre-stop: replica of" in hook.stdout, hook.stdout
+    seconds, new_port = converged(writer, event, old.port)
+    print(f"endpoint convergence after a hand-over: {seconds:.2f}s (to port {new_port})")
+    old.kill()  # the container stops after its preStop hook
+    assert info(new_port, "replication")["role"] == "master"
+    assert seconds < HANDOVER_BOUND_SECONDS
