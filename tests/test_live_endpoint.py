@@ -15,7 +15,14 @@ import pytest
 
 from chartgen.security.resp import Resp, RespError
 from tests.live.endpoint import LocalEndpoint, connected_port
-from tests.live.topology import LocalTopology, info, online_replicas, wait_for
+from tests.live.topology import (
+    LocalTopology,
+    cli_as,
+    info,
+    live_password,
+    online_replicas,
+    wait_for,
+)
 
 pytestmark = pytest.mark.live
 
@@ -148,3 +155,39 @@ def test_writes_follow_a_hand_over(topology: LocalTopology, writer: Writer) -> N
     old.kill()  # the container stops after its preStop hook
     assert info(new_port, "replication")["role"] == "master"
     assert seconds < HANDOVER_BOUND_SECONDS
+
+
+def test_the_check_follows_a_rotated_probe_password(
+    topology: LocalTopology, endpoint: LocalEndpoint, writer: Writer
+) -> None:
+    master = topology.redis[0]
+    old, new = live_password("PROBE_PASSWORD"), 'rotated probe password "2"'
+    start = time.monotonic()
+
+    def handovers() -> int:
+        return endpoint.log.read_text().count("handing over to a new HAProxy")
+
+    # Both passwords while the rotation overlaps, then only the new one; the kubelet updates
+    # the endpoint's mount and the data pods' mounts independently.
+    topology.set_secret("PROBE_PASSWORD", [old, new])
+    endpoint.set_password([old, new])
+    wait_for(lambda: handovers() == 1, "a new HAProxy with the newest password")
+    topology.set_secret("PROBE_PASSWORD", [new])
+    endpoint.set_password([new])
+    wait_for(lambda: handovers() == 2, "a new HAProxy after the old password went")
+    assert cli_as("probe", new, master.port, "PING") == "PONG"
+    wait_for(
+        lambda: cli_as("probe", old, master.port, "PING") != "PONG",
+        "the data pods refuse the old password",
+    )
+    time.sleep(3)  # three check intervals with only the new password accepted
+    replies = [r for r in writer.replies if r.at >= start]
+    refused = [r for r in replies if r.answer != "OK" and not r.answer.startswith("connection")]
+    assert not refused, refused[:5]
+    assert len(writer.acknowledged(time.monotonic() - 2)) >= 20, "writes stopped"
+    assert {endpoint.serving_port() for _ in range(10)} == {master.port}
+
+    # The check does authenticate: a password the endpoint was not given takes every data pod
+    # out, and the endpoint refuses connections.
+    topology.set_secret("PROBE_PASSWORD", ["a password the endpoint does not know"])
+    wait_for(lambda: endpoint.serving_port() is None, "the endpoint without a master")

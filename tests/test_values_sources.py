@@ -99,6 +99,26 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
         for key in ("enabled", "issuer.kind", "issuer.name", "duration", "renewBefore")
     },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
+    # the master endpoint (spec section endpoint): every key sets the value of the same name
+    **{
+        ("endpoint", *key.split(".")): f"endpoint.{key}"
+        for key in (
+            "replicas",
+            "image.repository",
+            "image.tag",
+            "image.digest",
+            "check.intervalMilliseconds",
+            "check.fall",
+            "check.rise",
+            "maxConnections",
+            "idleTimeoutSeconds",
+            *(
+                f"resources.{kind}.{resource}"
+                for kind in ("requests", "limits")
+                for resource in ("cpu", "memory", "ephemeral-storage")
+            ),
+        )
+    },
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"
         for component, probes in PROBES.items()

@@ -257,9 +257,8 @@ def _endpoint(spec: dict[str, Any]) -> Endpoint:
         return node if node != {} else spec_default(("endpoint", *path))
 
     def quantities(kind: str) -> tuple[tuple[str, str], ...]:
-        given = raw.get("resources", {}).get(kind, {})
-        merged = {**spec_default(("endpoint", "resources", kind)), **given}
-        return tuple((name, str(value)) for name, value in merged.items())
+        names = ("cpu", "memory", "ephemeral-storage")
+        return tuple((name, str(setting("resources", kind, name))) for name in names)
 
     return Endpoint(
         replicas=int(setting("replicas")),

@@ -100,6 +100,12 @@ class LocalEndpoint:
             )
         wait_for(lambda: self.serving_port() is not None, "the endpoint routes to a master")
 
+    def set_password(self, passwords: list[str]) -> None:
+        """Change the mounted PROBE_PASSWORD in place, as the kubelet's update does."""
+        staging = self.root / "auth" / ".PROBE_PASSWORD.new"
+        staging.write_text("\n".join(passwords))
+        os.replace(staging, self.root / "auth" / "PROBE_PASSWORD")
+
     def serving_port(self) -> int | None:
         """The data pod port a new connection through the endpoint reaches, None if refused."""
         try:
