@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -87,13 +88,18 @@ def endpoint(topology: LocalTopology) -> Iterator[LocalEndpoint]:
 def writer(endpoint: LocalEndpoint, topology: LocalTopology) -> Iterator[Writer]:
     master = topology.redis[0]
     wait_for(lambda: online_replicas(master.port) == 2, "two replicas connected")
-    wait_for(
-        lambda: all(
-            info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
-            for s in topology.sentinels
-        ),
-        "every Sentinel sees both replicas",
-    )
+    try:
+        wait_for(
+            lambda: all(
+                info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
+                for s in topology.sentinels
+            ),
+            "every Sentinel sees both replicas",
+        )
+    except AssertionError:
+        print([info(s.port, "sentinel").get("master0") for s in topology.sentinels])
+        print(topology.logs())
+        raise
     client = Writer(endpoint.port)
     thread = threading.Thread(target=client.run, daemon=True)
     thread.start()
@@ -115,6 +121,9 @@ def converged(client: Writer, event: float, old_port: int) -> tuple[float, int]:
     )
     time.sleep(2)  # keep writing a while after convergence
     first = next(r for r in client.acknowledged(event) if r.port != old_port)
+    # what the client saw in between, for the log
+    between = Counter(r.answer[:40] for r in client.replies if event <= r.at < first.at)
+    print(f"replies before convergence: {dict(between)}")
     later = [r for r in client.replies if r.at > first.at]
     refused = [r for r in later if r.answer != "OK" and not r.answer.startswith("connection")]
     assert not refused, f"error replies after convergence: {refused[:5]}"

@@ -77,7 +77,9 @@ class LocalEndpoint:
         haproxy = require_haproxy()
         pods = {f"{REDIS_SET}-{i}": pod.port for i, pod in enumerate(topology.redis)}
         config = local_config(self.config, self.port, self.health, pods)
-        missing = [line for line in check_lines(self.config) if line not in config]
+        rendered = check_lines(self.config)
+        assert "tcp-check expect string role:master" in rendered, rendered
+        missing = [line for line in rendered if line not in config]
         assert not missing, f"local config lost rendered lines {missing}"
         (self.root / "haproxy.local.cfg").write_text(config)
         auth = self.root / "auth"
