@@ -237,7 +237,8 @@ def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
     )
     result = validate(project, "--format", "json", "--env", "production")
     found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
-    assert len(found) == 2 and all("no default-deny" in p["message"] for p in found)
+    # redis, sentinel and the master endpoint's pods
+    assert len(found) == 3 and all("no default-deny" in p["message"] for p in found)
 
 
 def _set_values(project: Path, env: str, text: str) -> None:
