@@ -209,11 +209,15 @@ def test_acl_check_finds_a_missing_chart_identity(project: Path) -> None:
 def test_each_component_has_its_own_service_account_without_token_or_role() -> None:
     objects = [o.body for o in helm.render(CHART, "production")]
     accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
-    assert accounts == {"sessions-session-database-redis", "sessions-session-database-sentinel"}
+    assert accounts == {
+        "sessions-session-database-redis",
+        "sessions-session-database-sentinel",
+        "sessions-session-database-endpoint",
+    }
     for obj in objects:
         if obj["kind"] == "ServiceAccount":
             assert obj["automountServiceAccountToken"] is False
-        if obj["kind"] == "StatefulSet":
+        if obj["kind"] in ("StatefulSet", "Deployment"):
             pod = obj["spec"]["template"]["spec"]
             assert pod["serviceAccountName"] == obj["metadata"]["name"]
             assert pod["automountServiceAccountToken"] is False

@@ -113,6 +113,9 @@ def test_session_and_cache_settings_for_applications() -> None:
     ]
     assert settings["data"] == {
         "REDIS_MODE": "ha",
+        "REDIS_HOST": "sessions-session-database-service.session-db.svc.cluster.local",
+        "REDIS_PORT": "6379",
+        "REDIS_TLS": "false",
         "REDIS_SENTINEL_HOST": "sessions-session-database-sentinel.session-db.svc.cluster.local",
         "REDIS_SENTINEL_PORT": "26379",
         "REDIS_SENTINEL_MASTER_SET": "sessiondb",

@@ -143,7 +143,7 @@ def test_dns_only_over_udp_is_found(project: Path) -> None:
         in ln
         for ln in lines
     ), lines
-    assert len(lines) == 2  # redis and sentinel, TCP only
+    assert len(lines) == 3  # redis, sentinel and endpoint, TCP only
 
 
 def test_sentinel_peers_forgotten_are_found(project: Path) -> None:
@@ -166,6 +166,39 @@ def test_sentinel_peers_forgotten_are_found(project: Path) -> None:
         "sessions-session-database-sentinel.spec.ingress: blocked (ingress): sentinel -> "
         "sentinel port 26379/TCP (Sentinel gossip and failover votes) [network-flows]"
     ) in lines, lines
+
+
+def test_endpoint_forgotten_by_redis_is_found(project: Path) -> None:
+    path = project / TEMPLATES / "networkpolicy.yaml"
+    peer = (
+        "        - podSelector:\n"
+        "            matchLabels:\n"
+        "              {{- $endpoint | nindent 14 }}\n"
+    )
+    edit(path, peer, "")
+    lines = _flow_lines(validate(project).stdout)
+    assert any(
+        "NetworkPolicy/sessions-session-database-redis.spec.ingress: blocked (ingress): "
+        "endpoint -> redis port 6379/TCP (the endpoint checks role:master and forwards)" in ln
+        for ln in lines
+    ), lines
+
+
+def test_endpoint_closed_to_clients_is_found(project: Path) -> None:
+    path = project / TEMPLATES / "networkpolicy.yaml"
+    edit(
+        path,
+        "  {{- with .Values.networkPolicy.clients }}\n  ingress:",
+        "  {{- with list }}\n  ingress:",
+    )
+    lines = _flow_lines(validate(project).stdout)
+    assert any(
+        # no ingress rule left to point at: the finding names the endpoint's pods
+        "Deployment/sessions-session-database-endpoint" in ln
+        and "blocked (ingress): client" in ln
+        and "-> endpoint port 6379/TCP (clients that do not speak Sentinel use the endpoint)" in ln
+        for ln in lines
+    ), lines
 
 
 def test_redis_open_to_the_whole_namespace_is_found(project: Path) -> None:
@@ -204,7 +237,8 @@ def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
     )
     result = validate(project, "--format", "json", "--env", "production")
     found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
-    assert len(found) == 2 and all("no default-deny" in p["message"] for p in found)
+    # redis, sentinel and the master endpoint's pods
+    assert len(found) == 3 and all("no default-deny" in p["message"] for p in found)
 
 
 def _set_values(project: Path, env: str, text: str) -> None:

@@ -54,7 +54,8 @@ def test_production_bootstraps_a_ca_and_issues_the_server_certificate() -> None:
         "name": f"{FULL}-ca",
     }
     assert (server["duration"], server["renewBefore"]) == ("2160h", "360h")
-    services = [f"{FULL}-redis", f"{FULL}-sentinel"]
+    # the master endpoint passes client TLS through: its Service name is the server's too
+    services = [f"{FULL}-redis", f"{FULL}-service", f"{FULL}-sentinel"]
     assert set(server["dnsNames"]) == {
         f"*.{FULL}-redis-headless.{SUFFIX}",
         f"*.{FULL}-sentinel-headless.{SUFFIX}",

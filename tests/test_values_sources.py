@@ -102,6 +102,26 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
     ("redis", "handoverSeconds"): "redis.handoverSeconds",
     ("redis", "podAntiAffinity"): "redis.podAntiAffinity",
     ("sentinel", "podAntiAffinity"): "sentinel.podAntiAffinity",
+    # the master endpoint (spec section endpoint): every key sets the value of the same name
+    **{
+        ("endpoint", *key.split(".")): f"endpoint.{key}"
+        for key in (
+            "replicas",
+            "image.repository",
+            "image.tag",
+            "image.digest",
+            "check.intervalMilliseconds",
+            "check.fall",
+            "check.rise",
+            "maxConnections",
+            "idleTimeoutSeconds",
+            *(
+                f"resources.{kind}.{resource}"
+                for kind in ("requests", "limits")
+                for resource in ("cpu", "memory", "ephemeral-storage")
+            ),
+        )
+    },
     **{
         (component, probe, timing): f"{component}.{probe}.{timing}"
         for component, probes in PROBES.items()
@@ -130,6 +150,7 @@ DERIVED: dict[SpecKey, set[str]] = {
     ("placement", "zones"): {
         "redis.topologySpread.whenUnsatisfiable",
         "sentinel.topologySpread.whenUnsatisfiable",
+        "endpoint.topologySpread.whenUnsatisfiable",
     },
 }
 

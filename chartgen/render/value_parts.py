@@ -105,7 +105,9 @@ def persistence(p: Persistence, source: SpecKey) -> Group:
     )
 
 
-def placement(component: str, anti_affinity: str, zones: int, source: SpecKey) -> dict[str, Node]:
+def placement(
+    component: str, anti_affinity: str = "soft", zones: int = 0, source: SpecKey | None = None
+) -> dict[str, Node]:
     """Scheduling values of `component` (spec `source`, e.g. ("redis",)); `zones` declared in
     the spec make the zone spread required."""
     return {
@@ -119,7 +121,7 @@ def placement(component: str, anti_affinity: str, zones: int, source: SpecKey) -
             anti_affinity,
             "Spread pods over nodes: hard (required) or soft (preferred).",
             enum("soft", "hard"),
-            (*source, "podAntiAffinity"),
+            (*source, "podAntiAffinity") if source else None,
         ),
         "topologySpread": Group(
             "Spread pods over zones.",

@@ -9,6 +9,7 @@ from typing import Any
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
 from chartgen.render.database_values import cache_values, sessions_values
+from chartgen.render.endpoint_values import endpoint_values
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
@@ -341,6 +342,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **network_policy_values(model.chart.name),
         **_with_auth(_redis(model.redis, model.zones), redis_auth_values(model)),
         **_sentinel(model.sentinel, model.zones),
+        **endpoint_values(model.endpoint, model.zones),
         **sessions_values(model.sessions),
         **cache_values(model.cache),
         **auth_values(model.auth),

@@ -102,6 +102,28 @@ class Sentinel:
 
 
 @dataclass(frozen=True)
+class EndpointCheck:
+    interval_ms: int
+    fall: int
+    rise: int
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The master endpoint (HAProxy pods in ha mode)."""
+
+    replicas: int
+    repository: str
+    tag: str
+    digest: str
+    requests: tuple[tuple[str, str], ...]  # (resource, quantity), Kubernetes resource names
+    limits: tuple[tuple[str, str], ...]
+    check: EndpointCheck
+    max_connections: int
+    idle_timeout_seconds: int
+
+
+@dataclass(frozen=True)
 class Sessions:
     index: int
     session_ttl: int
@@ -171,6 +193,7 @@ class Topology:
     image: Image
     redis: Redis
     sentinel: Sentinel
+    endpoint: Endpoint
     sessions: Sessions
     cache: Cache
     roles: tuple[Role, ...]
@@ -232,6 +255,36 @@ def _tls(spec: dict[str, Any]) -> Tls:
         issuer_name=str(setting(issuer, ("tls", "issuer", "name"))),
         duration=str(setting(raw, ("tls", "duration"))),
         renew_before=str(setting(raw, ("tls", "renewBefore"))),
+    )
+
+
+def _endpoint(spec: dict[str, Any]) -> Endpoint:
+    raw = spec.get("endpoint", {})
+
+    def setting(*path: str) -> Any:
+        node: Any = raw
+        for part in path:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return node if node != {} else spec_default(("endpoint", *path))
+
+    def quantities(kind: str) -> tuple[tuple[str, str], ...]:
+        names = ("cpu", "memory", "ephemeral-storage")
+        return tuple((name, str(setting("resources", kind, name))) for name in names)
+
+    return Endpoint(
+        replicas=int(setting("replicas")),
+        repository=str(setting("image", "repository")),
+        tag=str(setting("image", "tag")),
+        digest=str(setting("image", "digest")),
+        requests=quantities("requests"),
+        limits=quantities("limits"),
+        check=EndpointCheck(
+            int(setting("check", "intervalMilliseconds")),
+            int(setting("check", "fall")),
+            int(setting("check", "rise")),
+        ),
+        max_connections=int(setting("maxConnections")),
+        idle_timeout_seconds=int(setting("idleTimeoutSeconds")),
     )
 
 
@@ -320,6 +373,7 @@ def build_model(spec: dict[str, Any]) -> Topology:
             liveness_probe=_probe(sentinel, ("sentinel", "livenessProbe")),
             readiness_probe=_probe(sentinel, ("sentinel", "readinessProbe")),
         ),
+        endpoint=_endpoint(spec),
         sessions=Sessions(
             index=sessions["index"],
             session_ttl=sessions["sessionTtlSeconds"],

@@ -44,13 +44,16 @@ REQUIRED = (
     Flow("redis", "sentinel", "sentinel", "a starting data pod asks the Sentinels for the master"),
     Flow("client", "redis", "redis", "clients use the data pods"),
     Flow("client", "sentinel", "sentinel", "clients discover the master"),
+    Flow("client", "endpoint", "redis", "clients that do not speak Sentinel use the endpoint"),
+    Flow("endpoint", "redis", "redis", "the endpoint checks role:master and forwards"),
 )
 
 
 def check(ctx: ValidateContext) -> Iterator[Problem]:
     """The rendered NetworkPolicies, evaluated by the networking.k8s.io/v1 rules, let every flow
     the topology needs through (replication, Sentinel to data pods and to Sentinels, data pods to
-    Sentinels, clients from `networkPolicy.clients` to both, DNS over UDP and TCP from every pod)
+    Sentinels, clients from `networkPolicy.clients` to both and to the master endpoint, the
+    endpoint to the data pods, DNS over UDP and TCP from every pod)
     and keep pods of the namespace that are not clients away from Redis and Sentinel."""
     for env, result in ctx.renders.items():
         if isinstance(result, str):

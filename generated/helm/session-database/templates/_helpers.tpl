@@ -42,6 +42,17 @@ Resource names stay within 52 characters so StatefulSet pod labels fit in 63.
 {{- printf "%s-sentinel-headless" (include "session-database.fullname" .) }}
 {{- end }}
 
+{{/* The master endpoint's Service: <fullname>-service, the seed's REDIS_HOST for a release
+named like the chart. */}}
+{{- define "session-database.endpoint.service" -}}
+{{- printf "%s-service" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{/* The master endpoint's HAProxy pods (Deployment, ConfigMap, PDB). */}}
+{{- define "session-database.endpoint.fullname" -}}
+{{- printf "%s-endpoint" (include "session-database.fullname" .) }}
+{{- end }}
+
 {{/* DNS suffix of in-cluster names: <namespace>.svc.<cluster domain> */}}
 {{- define "session-database.dnsSuffix" -}}
 {{- printf "%s.svc.%s" .Release.Namespace .Values.clusterDomain }}
