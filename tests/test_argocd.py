@@ -129,7 +129,8 @@ def test_helm_and_oci_sources(workspace: Path, source: str, expected: dict[str, 
     spec = workspace / "values/topology.yaml"
     text = spec.read_text()
     start = text.index("    kind: git\n")
-    spec.write_text(text[:start] + source)
+    end = text.index("\n\n", start)  # the end of the argocd section
+    spec.write_text(text[:start] + source.rstrip("\n") + text[end:])
     result = render(BuildContext(spec=spec, out_root=workspace / "generated/helm", root=workspace))
     for name, data in result.argocd_files.items():
         (body,) = load_objects(data.decode())

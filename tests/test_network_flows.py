@@ -269,3 +269,12 @@ def test_openshift_dns_is_reached_and_nothing_else(project: Path) -> None:
     report = json.loads(result.stdout)
     flows = [p for p in report["problems"] if p["check"] == "network-flows"]
     assert "network-flows" in report["checks"] and flows == []
+
+
+def test_a_port_that_is_no_integer_is_a_finding_not_a_crash(project: Path) -> None:
+    path = project / TEMPLATES / "redis/statefulset.yaml"
+    edit(path, "containerPort: {{ int .Values.redis.port }}", 'containerPort: "redis-port"')
+    done = validate(project)
+    assert done.returncode == 1, done.stderr
+    assert "internal error" not in done.stderr
+    assert "containerPort" in done.stdout

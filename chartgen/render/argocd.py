@@ -27,6 +27,7 @@ WAVE_OF_KIND = {
     "ServiceAccount": "secrets",
     "ConfigMap": "config",
     "StatefulSet": "workloads",
+    "Deployment": "workloads",
     "Service": "workloads",
     "PodDisruptionBudget": "workloads",
     "NetworkPolicy": "workloads",

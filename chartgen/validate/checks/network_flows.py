@@ -191,11 +191,14 @@ def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObj
         labels = _labels(obj)
         component = labels.get(COMPONENT, obj.name)
         namespace = obj.namespace or "default"
+        # A port that is not an integer is kube-schema's finding; here it names no port.
         named = {
-            port["name"]: (int(port["containerPort"]), port.get("protocol", "TCP"))
+            port["name"]: (port["containerPort"], port.get("protocol", "TCP"))
             for container in template["spec"].get("containers", [])
             for port in container.get("ports", [])
             if "name" in port
+            and isinstance(port.get("containerPort"), int)
+            and not isinstance(port.get("containerPort"), bool)
         }
         ip = f"10.244.{index // 250}.{index % 250 + 1}"
         pods[component] = (
