@@ -100,6 +100,7 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
     },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
     ("redis", "handoverSeconds"): "redis.handoverSeconds",
+    ("image", "digest"): "image.digest",
     ("redis", "podAntiAffinity"): "redis.podAntiAffinity",
     ("sentinel", "podAntiAffinity"): "sentinel.podAntiAffinity",
     # the master endpoint (spec section endpoint): every key sets the value of the same name

@@ -11,6 +11,7 @@ import jinja2
 from chartgen.errors import RenderError
 from chartgen.render.argocd import SYNC_WAVES
 from chartgen.render.auth import auth_context
+from chartgen.render.extension_values import OWNED_DIRECTIVES, extension_context
 from chartgen.render.jinja import environment
 from chartgen.render.params import diff, emit_yaml, flatten, to_schema
 from chartgen.render.values import pinned_values, values_tree
@@ -79,6 +80,8 @@ def render_chart(
         "helper": base.chart.name,
         "auth": auth_context(base),
         "sync_waves": SYNC_WAVES,
+        "extensions": extension_context(),
+        "extension_directives": list(OWNED_DIRECTIVES),
     }
     files: dict[str, str] = {
         "values.yaml": _values_file(base, sources),

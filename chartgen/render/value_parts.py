@@ -19,6 +19,8 @@ FREE_OBJECT: dict[str, Any] = {"type": "object"}
 FREE_LIST: dict[str, Any] = {"type": "array"}
 STRING: dict[str, Any] = {"type": "string"}
 BOOLEAN: dict[str, Any] = {"type": "boolean"}
+# Pod annotations the chart sets itself (a second one would be a duplicate key).
+CHART_POD_ANNOTATIONS = ("checksum/config",)
 
 
 def integer(minimum: int, maximum: int | None = None) -> dict[str, Any]:
@@ -111,7 +113,15 @@ def placement(
     """Scheduling values of `component` (spec `source`, e.g. ("redis",)); `zones` declared in
     the spec make the zone spread required."""
     return {
-        "podAnnotations": Param({}, f"Extra annotations on {component} pods.", FREE_OBJECT),
+        "podAnnotations": Param(
+            {},
+            f"Extra annotations on {component} pods (checksum/config is the chart's).",
+            {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "propertyNames": {"not": {"enum": list(CHART_POD_ANNOTATIONS)}},
+            },
+        ),
         "nodeSelector": Param({}, "Node labels the pods must match.", FREE_OBJECT),
         "tolerations": Param([], "Taints the pods tolerate.", FREE_LIST),
         "affinity": Param(

@@ -10,6 +10,12 @@ from typing import Any
 from chartgen.render.auth_values import auth_values, redis_auth_values
 from chartgen.render.database_values import cache_values, sessions_values
 from chartgen.render.endpoint_values import endpoint_values
+from chartgen.render.extension_values import (
+    extra_config,
+    image_digest,
+    pod_extensions,
+    security_context,
+)
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
@@ -70,6 +76,7 @@ def _image(image: Image) -> dict[str, Node]:
                     {"type": "string", "minLength": 1, "not": {"enum": ["latest"]}},
                     ("image", "tag"),
                 ),
+                "digest": image_digest(image.digest),
                 "pullPolicy": Param(
                     image.pull_policy,
                     "Image pull policy.",
@@ -216,9 +223,11 @@ def _redis(redis: Redis, zones: int) -> dict[str, Node]:
                 ),
                 "port": Param(redis.port, "Redis port.", PORT, ("ports", "redis")),
                 "config": _redis_config(redis.config),
+                "extraConfig": extra_config(),
                 "resources": resources(redis.resources, "redis", ("redis", "resources")),
                 "persistence": persistence(redis.persistence, ("redis", "persistence")),
                 **placement("Redis", redis.pod_anti_affinity, zones, ("redis",)),
+                **pod_extensions("redis"),
                 "terminationGracePeriodSeconds": Param(
                     redis.termination_grace_period_seconds,
                     "Stop budget: the preStop hand-over of a master (ha), then the final save of"
@@ -318,6 +327,7 @@ def _sentinel(sentinel: Sentinel, zones: int) -> dict[str, Node]:
                 ),
                 "resources": resources(sentinel.resources, "sentinel", (*spec, "resources")),
                 **placement("Sentinel", sentinel.pod_anti_affinity, zones, ("sentinel",)),
+                **pod_extensions("sentinel"),
                 "livenessProbe": probe(
                     sentinel.liveness_probe, "Liveness probe.", (*spec, "livenessProbe")
                 ),
@@ -339,6 +349,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_chart_values(model),
         **_image(model.image),
         **_service_account(),
+        **security_context(),
         **network_policy_values(model.chart.name),
         **_with_auth(_redis(model.redis, model.zones), redis_auth_values(model)),
         **_sentinel(model.sentinel, model.zones),

@@ -26,6 +26,7 @@ class Image:
     repository: str
     tag: str
     pull_policy: str
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,7 @@ def build_model(spec: dict[str, Any]) -> Topology:
             spec["image"]["repository"],
             str(spec["image"]["tag"]),
             spec["image"].get("pullPolicy", "IfNotPresent"),
+            spec["image"].get("digest", ""),
         ),
         redis=Redis(
             replicas=redis["replicas"],

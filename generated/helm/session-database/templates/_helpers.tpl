@@ -121,7 +121,10 @@ in the pods rolls no StatefulSet (and fails no master over). */}}
 {{ include "session-database.selectorLabels" . }}
 app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 app.kubernetes.io/part-of: {{ include "session-database.name" .context }}
-{{- with .context.Values.commonLabels }}
+{{- /* the component's podLabels over commonLabels; never the chart's own keys */}}
+{{- $component := index .context.Values .component | default dict }}
+{{- $extra := merge (dict) (deepCopy ($component.podLabels | default dict)) (deepCopy (.context.Values.commonLabels | default dict)) }}
+{{- with omit $extra "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
@@ -138,12 +141,18 @@ app.kubernetes.io/part-of: {{ include "session-database.name" .context }}
 {{- end }}
 {{- end }}
 
-{{/* Pod-level security context meeting Pod Security "restricted". */}}
+{{/* Pod-level security context meeting Pod Security "restricted". UID/GID above 10000, so
+no host account shares them; the redis image's own files are not needed (scripts come from a
+ConfigMap, data lives on a volume owned through fsGroup). OpenShift's restricted-v2 assigns
+UID, GID and fsGroup from the namespace's range and refuses fixed ones outside it. */}}
 {{- define "session-database.podSecurityContext" -}}
+{{- $sc := .Values.securityContext }}
 runAsNonRoot: true
-runAsUser: 999
-runAsGroup: 999
-fsGroup: 999
+{{- if not $sc.openshift }}
+runAsUser: {{ int $sc.runAsUser }}
+runAsGroup: {{ int $sc.runAsGroup }}
+fsGroup: {{ int $sc.fsGroup }}
+{{- end }}
 fsGroupChangePolicy: OnRootMismatch
 seccompProfile:
   type: RuntimeDefault
@@ -249,7 +258,80 @@ render is deterministic (no random values: Argo CD renders with `helm template`)
 {{- printf "chartgen:%s:%s" (index . 0) (index . 1) | sha256sum }}
 {{- end }}
 
+{{/* The image, pinned by digest when image.digest is set: repository:tag@digest, which
+Kubernetes accepts and pulls by the digest alone (the tag is for humans). */}}
+{{- define "session-database.image" -}}
+{{- $image := printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- with .Values.image.digest }}
+{{- $image = printf "%s@%s" $image . }}
+{{- end }}
+{{- $image }}
+{{- end }}
+
+{{/* Third-party linter waivers, on the StatefulSet (not the pod template: a change there would
+roll the pods); one line each in the chart README (Linters). */}}
+{{- define "session-database.linterWaivers" -}}
+{{- if not .Values.image.digest }}
+checkov.io/skip1: "CKV_K8S_43=no digest known at build time; set image.digest"
+{{- end }}
+{{- end }}
+
+{{/* What the extension values may not touch, checked again here because Helm can skip
+values.schema.json (--skip-schema-validation); call with (dict "context" $ "component" "redis"). */}}
+{{- define "session-database.validateExtensions" -}}
+{{- $c := .component }}
+{{- $v := index .context.Values $c }}
+{{- $labels := (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of") }}
+{{- range $key, $_ := $v.podLabels }}
+{{- if has $key $labels }}
+{{- fail (printf "%s.podLabels.%s: the chart sets this label (it selects the pods); choose another key" $c $key) }}
+{{- end }}
+{{- end }}
+{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (eq $c "redis") }}
+{{- range $v.extraEnv }}
+{{- if has .name $env }}
+{{- fail (printf "%s.extraEnv: %s is set by the chart (its scripts read it); choose another name" $c .name) }}
+{{- end }}
+{{- end }}
+{{- $volumes := ternary (list "config" "scripts" "auth" "tls" "runtime" "tmp" "data") (list "config" "scripts" "auth" "tls" "runtime" "tmp") (eq $c "redis") }}
+{{- range $v.extraVolumes }}
+{{- if has .name $volumes }}
+{{- fail (printf "%s.extraVolumes: the chart has a volume named %s; choose another name" $c .name) }}
+{{- end }}
+{{- end }}
+{{- $mounts := ternary (list "/data" "/etc/redis" "/scripts" "/run/redis" "/etc/redis-auth" "/etc/redis-tls" "/tmp") (list "/etc/sentinel" "/scripts" "/run/sentinel" "/etc/sentinel-auth" "/etc/sentinel-tls" "/tmp") (eq $c "redis") }}
+{{- range $v.extraVolumeMounts }}
+{{- if has .mountPath $mounts }}
+{{- fail (printf "%s.extraVolumeMounts: the chart mounts %s itself; choose another path" $c .mountPath) }}
+{{- end }}
+{{- end }}
+{{- range (concat ($v.sidecars | default list) ($v.initContainers | default list)) }}
+{{- if eq .name $c }}
+{{- fail (printf "%s.sidecars/initContainers: %s is the chart's container; choose another name" $c .name) }}
+{{- end }}
+{{- end }}
+{{- if eq $c "redis" }}
+{{- $owned := (dict "port" "redis.port" "bind" "the chart (all addresses; the NetworkPolicies restrict who connects)" "protected-mode" "the chart (ACL users protect every connection)" "include" "the chart (start-redis.sh includes redis.conf)" "daemonize" "the chart (the server runs in the foreground as the container's process)" "dir" "the chart (the data volume)" "dbfilename" "the chart (the data volume)" "databases" "the chart (sessions and cache DB indexes)" "replicaof" "Sentinel (the current master)" "slaveof" "Sentinel (the current master)" "replica-read-only" "the chart (replicas never take writes)" "slave-read-only" "the chart (replicas never take writes)" "replica-announce-ip" "the chart (the pod's DNS name)" "replica-announce-port" "the chart (redis.port)" "slave-announce-ip" "the chart (the pod's DNS name)" "slave-announce-port" "the chart (redis.port)" "requirepass" "auth (ACL users from the Secret)" "masterauth" "auth (the replication user)" "masteruser" "auth (the replication user)" "aclfile" "auth (ACL users from the Secret)" "user" "auth (ACL users from the Secret)" "rename-command" "auth (ACL rules restrict commands per user)" "maxmemory" "redis.config.maxmemory" "maxmemory-policy" "redis.config.maxmemoryPolicy" "save" "redis.config.save" "appendonly" "redis.config.appendonly" "tcp-keepalive" "redis.config.tcpKeepalive" "min-replicas-to-write" "redis.config.minReplicasToWrite" "min-slaves-to-write" "redis.config.minReplicasToWrite" "min-replicas-max-lag" "redis.config.minReplicasMaxLag" "min-slaves-max-lag" "redis.config.minReplicasMaxLag") }}
+{{- range $directive, $value := $v.extraConfig }}
+{{- $name := lower $directive }}
+{{- if hasKey $owned $name }}
+{{- fail (printf "redis.extraConfig.%s: the chart owns this directive (set by %s); it cannot be overridden" $directive (get $owned $name)) }}
+{{- end }}
+{{- if hasPrefix "tls-" $name }}
+{{- fail (printf "redis.extraConfig.%s: the chart owns the tls-* directives (set by tls.enabled and the cert-manager Secret)" $directive) }}
+{{- end }}
+{{- if regexMatch "[\r\n]" (toString $value) }}
+{{- fail (printf "redis.extraConfig.%s: one line per directive; the value holds a line break" $directive) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "session-database.validateValues" -}}
+{{- include "session-database.validateExtensions" (dict "context" . "component" "redis") }}
+{{- if eq .Values.mode "ha" }}
+{{- include "session-database.validateExtensions" (dict "context" . "component" "sentinel") }}
+{{- end }}
 {{- $authSource := include "session-database.authSource" . }}
 {{- if and (eq $authSource "values") (not .Values.redis.auth.password) }}
 {{- fail "no passwords: give them as values (--set redis.auth.password=... --set redis.auth.sentinel.password=...; the chart makes the Secret), name an existing Secret (--set auth.source=existingSecret --set auth.existingSecret=<name>; keys in the chart README), or let the External Secrets Operator make it (--set auth.source=externalSecret)" }}
