@@ -78,7 +78,10 @@ class AddressPool:
             if n % 256 not in (0, 1, 255) and n not in self._used and self._free(address):
                 self._used.add(n)
                 return address
-        raise AssertionError("no free loopback address in 127.0.0.0/16")
+        raise AssertionError(
+            "no address in 127.0.0.0/16 has ports 6379 and 26379 free: a server bound to "
+            "0.0.0.0 on them (a system redis-server?) takes them on every address; stop it"
+        )
 
 
 POOL = AddressPool()
@@ -101,8 +104,6 @@ class PerPodTopology(LocalTopology):
     fqdn: dict[str, str] = field(default_factory=dict)  # pod.name -> its FQDN
     headless: dict[str, str] = field(default_factory=dict)  # statefulset -> headless FQDN
     sentinel_service: str = ""
-    # addresses a pod had before it was recreated (the test checks nobody keeps them)
-    former: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def hosts(self) -> Path:
@@ -191,7 +192,7 @@ class PerPodTopology(LocalTopology):
         )
 
     def _kubelet(
-        self, statefulset: str, pod: Pod, command: list[str], timeout: float
+        self, pod: Pod, command: list[str], timeout: float
     ) -> subprocess.CompletedProcess[str]:
         """A kubelet exec action: in the pod's namespace, with its env."""
         scripts = str(Path(pod.command[1]).parent) + "/"
@@ -207,11 +208,11 @@ class PerPodTopology(LocalTopology):
 
     def probe(self, statefulset: str, pod: Pod, kind: str) -> bool:
         command = list(self.container(statefulset)[kind]["exec"]["command"])
-        return self._kubelet(statefulset, pod, command, 10).returncode == 0
+        return self._kubelet(pod, command, 10).returncode == 0
 
     def pre_stop(self, pod: Pod) -> subprocess.CompletedProcess[str]:
         command = list(self.container(REDIS_SET)["lifecycle"]["preStop"]["exec"]["command"])
-        return self._kubelet(REDIS_SET, pod, command, 60)
+        return self._kubelet(pod, command, 60)
 
     def _start(self, statefulset: str, pod: Pod) -> None:
         with open(pod.log, "ab") as log:
@@ -245,7 +246,6 @@ class PerPodTopology(LocalTopology):
         Path(pod.env["RUNTIME_DIR"]).mkdir()
         old, pod.host = pod.host, POOL.take()
         pod.env["POD_LOOPBACK"] = pod.host
-        self.former.setdefault(pod.name, []).append(old)
         self.write_hosts()
         return old
 
