@@ -47,11 +47,13 @@ def tls_args(port: int) -> list[str]:
     return ["--tls", "--cacert", str(ca)] if ca else []
 
 
-def cli_as(user: str, password: str, port: int, *args: str, timeout: float = 5) -> str:
+def cli_as(
+    user: str, password: str, port: int, *args: str, timeout: float = 5, host: str = "127.0.0.1"
+) -> str:
     """redis-cli as `user` (password through REDISCLI_AUTH, as the chart's scripts do), over TLS
     when the server's topology has TLS on."""
     result = subprocess.run(
-        ["redis-cli", *tls_args(port), "--user", user, "-h", "127.0.0.1", "-p", str(port), *args],
+        ["redis-cli", *tls_args(port), "--user", user, "-h", host, "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -61,9 +63,9 @@ def cli_as(user: str, password: str, port: int, *args: str, timeout: float = 5) 
     return (result.stdout + (result.stderr if result.returncode else "")).strip()
 
 
-def cli(port: int, *args: str, timeout: float = 5) -> str:
+def cli(port: int, *args: str, timeout: float = 5, host: str = "127.0.0.1") -> str:
     """redis-cli as the test administrator."""
-    return cli_as(ADMIN, ADMIN_PASSWORD, port, *args, timeout=timeout)
+    return cli_as(ADMIN, ADMIN_PASSWORD, port, *args, timeout=timeout, host=host)
 
 
 def live_password(key: str) -> str:
@@ -71,8 +73,9 @@ def live_password(key: str) -> str:
     return f"{key.lower().replace('_', '-')}-live"
 
 
-def info(port: int, section: str) -> dict[str, str]:
-    pairs = (line.split(":", 1) for line in cli(port, "INFO", section).splitlines() if ":" in line)
+def info(port: int, section: str, host: str = "127.0.0.1") -> dict[str, str]:
+    reply = cli(port, "INFO", section, host=host)
+    pairs = (line.split(":", 1) for line in reply.splitlines() if ":" in line)
     return {key: value.strip() for key, value in pairs}
 
 
@@ -107,6 +110,8 @@ class Pod:
     command: list[str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    # where the test reaches the pod (the per-pod address mode gives each its own)
+    host: str = "127.0.0.1"
 
     def start(self, extra: list[str]) -> None:
         with open(self.log, "ab") as log:
