@@ -18,8 +18,9 @@ from tests.tools import go_tool
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 STATEFULSETS = {"sessions-session-database-redis", "sessions-session-database-sentinel"}
-# check id -> the StatefulSets checkov may skip it on (chart README, Linters)
-CHECKOV_WAIVERS = {"CKV_K8S_43": STATEFULSETS}
+ENDPOINT = "sessions-session-database-endpoint"  # ha mode only
+# check id -> the workloads checkov may skip it on (chart README, Linters)
+CHECKOV_WAIVERS = {"CKV_K8S_43": {*STATEFULSETS, ENDPOINT}}
 # kube-score/ignore annotations: none needed.
 KUBE_SCORE_WAIVERS: dict[str, set[str]] = {}
 
@@ -87,14 +88,16 @@ def test_checkov_finds_nothing_unwaived(environment: str, tmp_path: Path) -> Non
         (check, name)
         for check, names in CHECKOV_WAIVERS.items()
         for name in names
-        if name.endswith("-redis") or environment != "development"  # development: no Sentinels
+        # development is standalone: no Sentinels, no HAProxy
+        if name.endswith("-redis") or environment != "development"
     }
     assert skipped == expected
 
 
 def test_checkov_needs_no_waiver_once_a_digest_is_pinned(tmp_path: Path) -> None:
     # a placeholder digest: the real one of the image is not known here (no registry access)
-    report = checkov_report(manifests("production", tmp_path, {"image": {"digest": DIGEST}}))
+    pinned = {"image": {"digest": DIGEST}, "endpoint": {"image": {"digest": DIGEST}}}
+    report = checkov_report(manifests("production", tmp_path, pinned))
     assert report["results"]["failed_checks"] == []
     assert report["summary"]["skipped"] == 0
 
@@ -131,6 +134,10 @@ def test_waivers_sit_on_the_statefulsets_not_the_pods(environment: str) -> None:
         if o.kind == "StatefulSet":
             assert annotations["checkov.io/skip1"] == (
                 "CKV_K8S_43=no digest known at build time; set image.digest"
+            )
+        elif o.kind == "Deployment":
+            assert annotations["checkov.io/skip1"] == (
+                "CKV_K8S_43=no digest known at build time; set endpoint.image.digest"
             )
         else:
             assert not [k for k in annotations if k.startswith(("checkov.io", "kube-score"))]

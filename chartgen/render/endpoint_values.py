@@ -87,8 +87,8 @@ def endpoint_values(endpoint: Endpoint, zones: int) -> dict[str, Node]:
                             "digest",
                         ),
                         "pullPolicy": Param(
-                            "IfNotPresent",
-                            "Image pull policy.",
+                            "Always",
+                            "Image pull policy (Always, as the data pods'; see the chart README).",
                             enum("Always", "IfNotPresent", "Never"),
                         ),
                     },
