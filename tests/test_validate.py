@@ -88,7 +88,7 @@ def test_seeded_breakages_are_reported_at_their_source(project: Path) -> None:
     containers = edit(statefulset, "      containers:\n", "      containers:\n")
     image = edit(
         templates / "sentinel/statefulset.yaml",
-        'image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+        'image: {{ include "session-database.image" . | quote }}',
         'image: "{{ .Values.image.repository }}"',
     )
     secret = (
