@@ -77,6 +77,23 @@ def registry(folder: Path, *, auth: bool) -> Iterator[str]:
         log.close()
 
 
+def pull(helm3: str, remote: str, destination: Path, home: Path) -> Path:
+    """`helm pull` of the chart's 0.1.0 from `remote` with the Helm v3 CLI, into `destination`."""
+    destination.mkdir()
+    run_helm(
+        helm3,
+        "pull",
+        f"{remote}/session-database",
+        "--version",
+        "0.1.0",
+        "--plain-http",
+        "--destination",
+        str(destination),
+        home=home,
+    )
+    return destination
+
+
 def test_oci_round_trip_renders_what_the_git_path_renders(project: Path, tmp_path: Path) -> None:
     helm3 = go_tool("helm")
     store = tmp_path / "registry"
@@ -90,19 +107,7 @@ def test_oci_round_trip_renders_what_the_git_path_renders(project: Path, tmp_pat
         assert again.returncode == 0, again.stderr
         assert "is already there with this content: nothing to do" in again.stdout
         home = tmp_path / "helm-home"
-        pulled = tmp_path / "pulled"
-        pulled.mkdir()
-        run_helm(
-            helm3,
-            "pull",
-            f"{remote}/session-database",
-            "--version",
-            "0.1.0",
-            "--plain-http",
-            "--destination",
-            str(pulled),
-            home=home,
-        )
+        pulled = pull(helm3, remote, tmp_path / "pulled", home)
         assert sha256(pulled / ARCHIVE) == ours
         for environment in ENVIRONMENTS:
             expected = git_path_render(helm3, environment, home)
@@ -178,17 +183,5 @@ def test_oci_credentials_come_from_the_environment_or_docker_config(
             stdin=PASSWORD,
             home=home,
         )
-        pulled = tmp_path / "pulled"
-        pulled.mkdir()
-        run_helm(
-            helm3,
-            "pull",
-            f"{remote}/session-database",
-            "--version",
-            "0.1.0",
-            "--plain-http",
-            "--destination",
-            str(pulled),
-            home=home,
-        )
+        pulled = pull(helm3, remote, tmp_path / "pulled", home)
         assert (pulled / ARCHIVE).is_file()
