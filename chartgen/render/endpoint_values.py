@@ -8,7 +8,8 @@ from typing import Any
 from chartgen.render.params import Group, Node, Param
 from chartgen.render.value_parts import BOOLEAN, QUANTITY, enum, integer, placement
 from chartgen.topology.constraints import spec_property
-from chartgen.topology.model import Endpoint, Probe
+from chartgen.topology.endpoint import Endpoint
+from chartgen.topology.model import Probe
 
 SPEC = ("endpoint",)
 

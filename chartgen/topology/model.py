@@ -8,6 +8,7 @@ from typing import Any
 from chartgen.topology.argocd import ArgoCD, argocd_model
 from chartgen.topology.budgets import grace_period
 from chartgen.topology.constraints import spec_default
+from chartgen.topology.endpoint import Endpoint, endpoint_model
 from chartgen.topology.quorum import majority
 
 
@@ -100,28 +101,6 @@ class Sentinel:
     @property
     def effective_quorum(self) -> int:
         return self.quorum if self.quorum is not None else majority(self.replicas)
-
-
-@dataclass(frozen=True)
-class EndpointCheck:
-    interval_ms: int
-    fall: int
-    rise: int
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """The master endpoint (HAProxy pods in ha mode)."""
-
-    replicas: int
-    repository: str
-    tag: str
-    digest: str
-    requests: tuple[tuple[str, str], ...]  # (resource, quantity), Kubernetes resource names
-    limits: tuple[tuple[str, str], ...]
-    check: EndpointCheck
-    max_connections: int
-    idle_timeout_seconds: int
 
 
 @dataclass(frozen=True)
@@ -259,36 +238,6 @@ def _tls(spec: dict[str, Any]) -> Tls:
     )
 
 
-def _endpoint(spec: dict[str, Any]) -> Endpoint:
-    raw = spec.get("endpoint", {})
-
-    def setting(*path: str) -> Any:
-        node: Any = raw
-        for part in path:
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        return node if node != {} else spec_default(("endpoint", *path))
-
-    def quantities(kind: str) -> tuple[tuple[str, str], ...]:
-        names = ("cpu", "memory", "ephemeral-storage")
-        return tuple((name, str(setting("resources", kind, name))) for name in names)
-
-    return Endpoint(
-        replicas=int(setting("replicas")),
-        repository=str(setting("image", "repository")),
-        tag=str(setting("image", "tag")),
-        digest=str(setting("image", "digest")),
-        requests=quantities("requests"),
-        limits=quantities("limits"),
-        check=EndpointCheck(
-            int(setting("check", "intervalMilliseconds")),
-            int(setting("check", "fall")),
-            int(setting("check", "rise")),
-        ),
-        max_connections=int(setting("maxConnections")),
-        idle_timeout_seconds=int(setting("idleTimeoutSeconds")),
-    )
-
-
 def _probe(component: dict[str, Any], path: tuple[str, str]) -> Probe:
     """The probe at spec `path` (component, probe), each timing defaulted from the schema."""
     raw = component.get(path[1], {})
@@ -375,7 +324,7 @@ def build_model(spec: dict[str, Any]) -> Topology:
             liveness_probe=_probe(sentinel, ("sentinel", "livenessProbe")),
             readiness_probe=_probe(sentinel, ("sentinel", "readinessProbe")),
         ),
-        endpoint=_endpoint(spec),
+        endpoint=endpoint_model(spec),
         sessions=Sessions(
             index=sessions["index"],
             session_ttl=sessions["sessionTtlSeconds"],
