@@ -58,10 +58,11 @@ DATA_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("+ping", "+info", "+role", "+client|pause", "+client|unpause", "+replicaof"),
         (),
     ),
-    # Reloads the ACL file after the kubelet updated the mounted Secret (password rotation),
-    # gives a replica the rotated replication password (CONFIG SET masterauth) and the server a
-    # renewed certificate (CONFIG SET tls-*-file). Internal: its password is only in the pods.
-    "reloader": (("+ping", "+acl|load", "+config|set"), ()),
+    # Applies the rebuilt ACL file (ACL SETUSER per user) after the kubelet updated the mounted
+    # Secret (password rotation), gives a replica the rotated replication password (CONFIG SET
+    # masterauth) and the server a renewed certificate (CONFIG SET tls-*-file). Internal: its
+    # password is only in the pods.
+    "reloader": (("+ping", "+acl|setuser", "+config|set"), ()),
     # The operator identity of the guide: `redis-cli -a $REDIS_PASSWORD info replication` and
     # `BGSAVE`; reads state, takes snapshots, changes nothing. (No SLOWLOG: it shows the
     # arguments of other users' commands.)
@@ -82,9 +83,10 @@ SENTINEL_INTERNAL: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "probe": (("+ping", "+sentinel|get-master-addr-by-name"), ()),
     # pre-stop.sh: hand the master over before its pod stops.
     "handover": (("+ping", "+sentinel|get-master-addr-by-name", "+sentinel|failover"), ()),
-    # ACL LOAD, and the rotated passwords Sentinel uses towards the data pods (SENTINEL SET
-    # <master> auth-pass) and its peers (SENTINEL CONFIG SET sentinel-pass).
-    "reloader": (("+ping", "+acl|load", "+sentinel|set", "+sentinel|config"), ()),
+    # ACL SETUSER (the rebuilt ACL file, user by user), and the rotated passwords Sentinel uses
+    # towards the data pods (SENTINEL SET <master> auth-pass) and its peers (SENTINEL CONFIG SET
+    # sentinel-pass).
+    "reloader": (("+ping", "+acl|setuser", "+sentinel|set", "+sentinel|config"), ()),
     # The guide's `redis-cli -p 26379 -a $SENTINEL_PASSWORD sentinel masters`: state, read-only.
     "default": (
         (

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Follows password rotation without a restart. The kubelet updates the mounted Secret in place;
-# every AUTH_POLL_SECONDS this rebuilds the ACL file from it, has the server reload it (as the
-# reloader identity), and switches the passwords this server itself presents: a replica's
+# every AUTH_POLL_SECONDS this rebuilds the ACL file from it, has the server apply it user by
+# user (ACL SETUSER as the reloader identity; not ACL LOAD, which in Redis 7.0 disconnects every
+# authenticated client, whatever user changed), and switches the passwords this server itself presents: a replica's
 # masterauth, a Sentinel's auth-pass towards the data pods and sentinel-pass towards its peers.
 # With TLS on it also follows certificate renewal: cert-manager updates the certificate Secret,
 # the kubelet the mounted files, and a data pod has Redis load them again (CONFIG SET of the
@@ -44,9 +45,27 @@ as_reloader() {
   }
 }
 
+# as_reloader_batch: the commands on stdin, one a line, as the reloader; true when every one
+# answered OK. They travel through stdin, so the password hashes never reach a command line.
+as_reloader_batch() {
+  batch=$(cat)
+  expected=$(printf '%s\n' "$batch" | wc -l)
+  reloader_passwords | {
+    while IFS= read -r password; do
+      answered=$(printf '%s\n' "$batch" | redis_cli 5 reloader "$password" -p "$port" 2>/dev/null \
+        | grep -c '^OK$')
+      [ "$answered" -eq "$expected" ] && exit 0
+    done
+    exit 1
+  }
+}
+
 reload() {
   assemble_acl "$template" "$acl" || return 1
-  as_reloader "" ACL LOAD || { echo "watch-auth: ACL LOAD refused" >&2; return 1; }
+  # Every line of the file is a whole user (on, passwords, keys, channels, commands), so
+  # ACL SETUSER of the line leaves the user exactly as loading the file would.
+  sed -n 's/^user /ACL SETUSER /p' "$acl" | as_reloader_batch \
+    || { echo "watch-auth: ACL SETUSER refused" >&2; return 1; }
   case "$side" in
     redis)
       if [ "$REDIS_MODE" = "ha" ]; then
