@@ -33,11 +33,8 @@ pytestmark = pytest.mark.live
 def run_probe(local: LocalTopology, pod: Pod, kind: str) -> tuple[int, str, float]:
     """The container's exec probe as the kubelet runs it: (exit code, output, seconds)."""
     command = list(local.container(REDIS_SET)[kind]["exec"]["command"])
-    command = [c.replace("/scripts/", str(Path(pod.command[1]).parent) + "/") for c in command]
     started = time.monotonic()
-    result = subprocess.run(
-        command, env=pod.env, capture_output=True, text=True, timeout=30, check=False
-    )
+    result = local.kubelet_exec(pod, command, 30)
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 

@@ -191,10 +191,10 @@ class PerPodTopology(LocalTopology):
             f"kernel.apparmor_restrict_unprivileged_userns=0): {check.stderr.strip()}"
         )
 
-    def _kubelet(
+    def kubelet_exec(
         self, pod: Pod, command: list[str], timeout: float
     ) -> subprocess.CompletedProcess[str]:
-        """A kubelet exec action: in the pod's namespace, with its env."""
+        """A kubelet exec action, in the pod's mount namespace (its hosts file), with its env."""
         scripts = str(Path(pod.command[1]).parent) + "/"
         command = [c.replace("/scripts/", scripts) for c in command]
         return subprocess.run(
@@ -205,14 +205,6 @@ class PerPodTopology(LocalTopology):
             timeout=timeout,
             check=False,
         )
-
-    def probe(self, statefulset: str, pod: Pod, kind: str) -> bool:
-        command = list(self.container(statefulset)[kind]["exec"]["command"])
-        return self._kubelet(pod, command, 10).returncode == 0
-
-    def pre_stop(self, pod: Pod) -> subprocess.CompletedProcess[str]:
-        command = list(self.container(REDIS_SET)["lifecycle"]["preStop"]["exec"]["command"])
-        return self._kubelet(pod, command, 60)
 
     def _start(self, statefulset: str, pod: Pod) -> None:
         with open(pod.log, "ab") as log:

@@ -297,20 +297,30 @@ class LocalTopology:
                 )
             )
 
+    def kubelet_exec(
+        self, pod: Pod, command: list[str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        """A kubelet exec action (probe, preStop) of `pod`: the container's command, its scripts
+        taken from the pod's folder instead of the mounted /scripts/, with the pod's env."""
+        scripts = str(Path(pod.command[1]).parent) + "/"
+        return subprocess.run(
+            [c.replace("/scripts/", scripts) for c in command],
+            env=pod.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def probe(self, statefulset: str, pod: Pod, kind: str) -> bool:
         """Run the container's exec probe, as the kubelet would, against the local process."""
         command = list(self.container(statefulset)[kind]["exec"]["command"])
-        command = [c.replace("/scripts/", str(Path(pod.command[1]).parent) + "/") for c in command]
-        result = subprocess.run(command, env=pod.env, capture_output=True, timeout=10, check=False)
-        return result.returncode == 0
+        return self.kubelet_exec(pod, command, 10).returncode == 0
 
     def pre_stop(self, pod: Pod) -> subprocess.CompletedProcess[str]:
         """Run the data container's preStop hook, as the kubelet would before SIGTERM."""
         command = list(self.container(REDIS_SET)["lifecycle"]["preStop"]["exec"]["command"])
-        command = [c.replace("/scripts/", str(Path(pod.command[1]).parent) + "/") for c in command]
-        return subprocess.run(
-            command, env=pod.env, capture_output=True, text=True, timeout=60, check=False
-        )
+        return self.kubelet_exec(pod, command, 60)
 
     def start_redis(self, index: int) -> None:
         pod = self.redis[index]
