@@ -6,8 +6,10 @@ Boots the rendered production HA topology (3 data pods, 3 Sentinels) with an add
   - hand-over: the master's preStop hook (planned stop), then the same recreation.
 A client writes all along (`SET` of a new key, then `WAIT 1 <timeout>`) and reconnects on any
 error, finding the master through the client path: Sentinel (asks the Sentinel Service, then each
-Sentinel by name, for the master and resolves the name it gets) or, with `--endpoint HOST:PORT`,
-a fixed master endpoint. Figures:
+Sentinel by name, for the master and resolves the name it gets) and, with `--endpoint`, the
+chart's master endpoint (the real HAProxy with the rendered haproxy.cfg, on its own address,
+resolving the pods' names against a DNS server that answers from the topology's records, as
+kube-dns does; tests/live/dns.py). Figures:
   - write-unavailable window: the longest gap between two successful writes around the event
     (median and max over the runs); for the crash, also as a ratio to down-after-milliseconds;
   - acknowledged writes lost: writes answered OK and confirmed by WAIT (>= 1 replica) that the
@@ -15,8 +17,9 @@ a fixed master endpoint. Figures:
 Sentinel timings are the live tests' FAST_FAILOVER (down-after-milliseconds 1000, failover-timeout
 10000); everything else is production's rendering, TLS off.
 
-Run: python benchmarks/failover_bench.py [--runs 10] [--endpoint HOST:PORT]   (redis-server,
-redis-sentinel, redis-cli and util-linux `unshare`; as root or with user namespaces)
+Run: python benchmarks/failover_bench.py [--runs 10] [--endpoint]   (redis-server,
+redis-sentinel, redis-cli, util-linux `unshare`, and haproxy for --endpoint; as root or with user
+namespaces)
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ sys.path.insert(0, str(REPO))  # run as a script: `python benchmarks/failover_be
 from chartgen.engines import helm  # noqa: E402
 from tests.conftest import CHART, FAST_FAILOVER  # noqa: E402
 from tests.live.addresses import PerPodTopology  # noqa: E402
+from tests.live.dns import HostsDns  # noqa: E402
+from tests.live.endpoint import LocalEndpoint  # noqa: E402
 from tests.live.topology import ADMIN, ADMIN_PASSWORD, require_binaries, wait_for  # noqa: E402
 
 WAIT_MS = 1000  # WAIT 1 <timeout>: a write counts as acknowledged once a replica has it
@@ -253,7 +258,9 @@ def one_run(t: PerPodTopology, path: MasterPath, case: str, run: int) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--endpoint", help="HOST:PORT of a master endpoint (a second client path)")
+    parser.add_argument(
+        "--endpoint", action="store_true", help="also measure through the chart's master endpoint"
+    )
     args = parser.parse_args()
     require_binaries()
     extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
@@ -269,12 +276,15 @@ def main() -> None:
                 resolve,
             )
         ]
-        if args.endpoint:
-            host, port = args.endpoint.rsplit(":", 1)
-            paths.append(ViaEndpoint(host, int(port), resolve))
+        dns = HostsDns(t.hosts)
+        endpoint = LocalEndpoint.of(t)
         rows = []
         try:
             t.start_all()
+            if args.endpoint:
+                dns.start()
+                endpoint.start_per_pod(t, dns)
+                paths.append(ViaEndpoint(endpoint.host, endpoint.port, resolve))
             for path in paths:
                 for case in ("crash", "hand-over"):
                     windows, lost = [], 0
@@ -292,6 +302,8 @@ def main() -> None:
             print(t.logs()[-20000:])
             raise
         finally:
+            endpoint.stop()
+            dns.stop()
             t.stop()
     print(
         f"\n{args.runs} runs each; down-after-milliseconds {down_after * 1000:.0f}, "

@@ -14,7 +14,7 @@ import pytest
 
 from chartgen.engines import helm
 from tests.conftest import CHART, FAST_FAILOVER
-from tests.live.addresses import PerPodTopology
+from tests.live.addresses import PerPodTopology, sentinel_entries
 from tests.live.topology import Pod, require_binaries, running, wait_for
 
 pytestmark = pytest.mark.live
@@ -29,23 +29,6 @@ def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
     local.build(replicas=3, sentinels=3)
     with running(local):
         yield local
-
-
-def records(reply: str) -> list[dict[str, str]]:
-    """SENTINEL replicas / sentinels: one flat field/value list per entry."""
-    entries: list[dict[str, str]] = []
-    lines = reply.splitlines()
-    for key, value in zip(lines[::2], lines[1::2], strict=False):
-        if key == "name":
-            entries.append({})
-        entries[-1][key] = value
-    return entries
-
-
-def sentinel_view(t: PerPodTopology, sentinel: Pod, what: str) -> dict[str, str]:
-    """host:port -> flags of the replicas or peer Sentinels `sentinel` knows."""
-    reply = t.cli(sentinel, "SENTINEL", what, sentinel.env["MASTER_SET"])
-    return {f"{entry['ip']}:{entry['port']}": entry["flags"] for entry in records(reply)}
 
 
 def sentinels_dialling(t: PerPodTopology, pod: Pod) -> set[str]:
@@ -78,7 +61,7 @@ def converged(t: PerPodTopology, master: Pod) -> bool:
     reached at its current address, and `master` has them online."""
     others = {f"{t.fqdn[p.name]}:6379" for p in t.redis if p is not master}
     for sentinel in t.sentinels:
-        if sentinel_view(t, sentinel, "replicas") != dict.fromkeys(others, "slave"):
+        if t.sentinel_view(sentinel, "replicas") != dict.fromkeys(others, "slave"):
             return False
     return replicas_of(t, master) == {o.rsplit(":", 1)[0] for o in others} and all(
         len(sentinels_dialling(t, p)) == len(t.sentinels) for p in t.redis
@@ -193,9 +176,10 @@ def test_a_recreated_sentinel_is_learnt_by_its_peers(pods: PerPodTopology) -> No
     def peers_know_it() -> bool:
         for peer in pods.sentinels:
             others = {f"{pods.fqdn[s.name]}:26379" for s in pods.sentinels if s is not peer}
-            if sentinel_view(pods, peer, "sentinels") != dict.fromkeys(others, "sentinel"):
+            if pods.sentinel_view(peer, "sentinels") != dict.fromkeys(others, "sentinel"):
                 return False
-            known = records(pods.cli(peer, "SENTINEL", "sentinels", peer.env["MASTER_SET"]))
+            reply = pods.cli(peer, "SENTINEL", "sentinels", peer.env["MASTER_SET"])
+            known = sentinel_entries(reply)
             if peer is not sentinel and new_id not in {entry["runid"] for entry in known}:
                 return False
         return len(sentinels_dialling(pods, sentinel)) == 2

@@ -6,16 +6,19 @@ succeeds, or its connection is cut and the client reconnects."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
-from chartgen.security.resp import Resp, RespError
-from tests.live.endpoint import LocalEndpoint, connected_port
+from tests.live.endpoint import (
+    CRASH_BOUND_SECONDS,
+    HANDOVER_BOUND_SECONDS,
+    LocalEndpoint,
+    Writer,
+    converged,
+    writing,
+)
 from tests.live.topology import (
     LocalTopology,
     cli_as,
@@ -26,51 +29,6 @@ from tests.live.topology import (
 )
 
 pytestmark = pytest.mark.live
-
-# Crash: Sentinel's down-after (1 s in FAST_FAILOVER), its election and promotion, a replica
-# reattaching (min-replicas-to-write 1), then one check interval (1 s). Hand-over: no detection.
-CRASH_BOUND_SECONDS = 8.0
-HANDOVER_BOUND_SECONDS = 5.0
-
-
-@dataclass
-class Reply:
-    at: float
-    port: int | None  # the data pod behind the connection; None: no connection
-    answer: str  # "OK", an error reply, or "connection: ..." when the connection failed
-
-
-@dataclass
-class Writer:
-    """SET session:endpoint <n> in a loop through the endpoint, reconnecting on any failure."""
-
-    port: int
-    replies: list[Reply] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        counter, conn, server = 0, None, None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn = Resp(self.port, timeout=3)
-                    server = connected_port(conn)
-                counter += 1
-                answer = conn.call("SET", "session:endpoint", counter)
-            except RespError as exc:
-                answer = str(exc)
-            except (OSError, ConnectionError, AssertionError) as exc:
-                answer = f"connection: {exc}"
-                if conn is not None:
-                    conn.close()
-                conn, server = None, None
-                time.sleep(0.02)
-            self.replies.append(Reply(time.monotonic(), server, answer))
-        if conn is not None:
-            conn.close()
-
-    def acknowledged(self, since: float = 0.0) -> list[Reply]:
-        return [r for r in self.replies if r.answer == "OK" and r.at >= since]
 
 
 @pytest.fixture
@@ -100,41 +58,8 @@ def writer(endpoint: LocalEndpoint, topology: LocalTopology) -> Iterator[Writer]
         print([info(s.port, "sentinel").get("master0") for s in topology.sentinels])
         print(topology.logs())
         raise
-    client = Writer(endpoint.port)
-    thread = threading.Thread(target=client.run, daemon=True)
-    thread.start()
-    wait_for(lambda: len(client.acknowledged()) >= 50, "the client writing")
-    try:
+    with writing(endpoint) as client:
         yield client
-    finally:
-        client.stop.set()
-        thread.join(timeout=10)
-
-
-def converged(client: Writer, event: float, old_port: int) -> tuple[float, int]:
-    """(seconds from the event to the first write the new master acknowledged, its port);
-    asserts that every later reply is OK or a cut connection, never an error reply."""
-    wait_for(
-        lambda: any(r.port not in (None, old_port) for r in client.acknowledged(event)),
-        "a write acknowledged by the new master",
-        timeout=30,
-    )
-    time.sleep(2)  # keep writing a while after convergence
-    first = next(r for r in client.acknowledged(event) if r.port != old_port)
-    # what the client saw in between, for the log
-    between = Counter(r.answer[:40] for r in client.replies if event <= r.at < first.at)
-    print(f"replies before convergence: {dict(between)}")
-    later = [r for r in client.replies if r.at > first.at]
-    print(f"replies after convergence: {dict(Counter(r.answer[:40] for r in later))}")
-    # NOREPLICAS would be the new master's own guard (min-replicas-to-write) while its replica
-    # resynchronises, not the endpoint's routing; every other error reply fails the test.
-    refused = [
-        r for r in later if r.answer.split(" ")[0] not in ("OK", "connection:", "NOREPLICAS")
-    ]
-    assert not refused, f"error replies after convergence: {refused[:5]}"
-    assert all(r.port == first.port for r in later if r.answer == "OK"), "writes on two masters"
-    assert len([r for r in later if r.answer == "OK"]) >= 20, "writes stopped after convergence"
-    return first.at - event, int(first.port or 0)
 
 
 def test_steady_state_writes_go_to_the_master_only(
@@ -143,19 +68,19 @@ def test_steady_state_writes_go_to_the_master_only(
     master = topology.redis[0]
     # The check, the reject rule and the server timing are the rendered ones (asserted on start).
     assert writer.replies and all(r.answer == "OK" for r in writer.replies), writer.replies[:5]
-    assert {r.port for r in writer.replies} == {master.port}
+    assert {r.server for r in writer.replies} == {f"127.0.0.1:{master.port}"}
     # Fresh connections, one after another: every one reaches the master (a Service over all
     # data pods sends about two thirds of them to replicas).
-    assert {endpoint.serving_port() for _ in range(30)} == {master.port}
+    assert {endpoint.serving() for _ in range(30)} == {f"127.0.0.1:{master.port}"}
 
 
 def test_writes_follow_a_crashed_master(topology: LocalTopology, writer: Writer) -> None:
     old = topology.redis[0]
     event = time.monotonic()
     old.kill()
-    seconds, new_port = converged(writer, event, old.port)
-    print(f"endpoint convergence after a master crash: {seconds:.2f}s (to port {new_port})")
-    assert info(new_port, "replication")["role"] == "master"
+    seconds, new = converged(writer, event, f"127.0.0.1:{old.port}")
+    print(f"endpoint convergence after a master crash: {seconds:.2f}s (to {new})")
+    assert info(int(new.rsplit(":", 1)[1]), "replication")["role"] == "master"
     assert seconds < CRASH_BOUND_SECONDS
 
 
@@ -164,10 +89,10 @@ def test_writes_follow_a_hand_over(topology: LocalTopology, writer: Writer) -> N
     event = time.monotonic()
     hook = topology.pre_stop(old)
     assert hook.returncode == 0 and "pre-stop: replica of" in hook.stdout, hook.stdout
-    seconds, new_port = converged(writer, event, old.port)
-    print(f"endpoint convergence after a hand-over: {seconds:.2f}s (to port {new_port})")
+    seconds, new = converged(writer, event, f"127.0.0.1:{old.port}")
+    print(f"endpoint convergence after a hand-over: {seconds:.2f}s (to {new})")
     old.kill()  # the container stops after its preStop hook
-    assert info(new_port, "replication")["role"] == "master"
+    assert info(int(new.rsplit(":", 1)[1]), "replication")["role"] == "master"
     assert seconds < HANDOVER_BOUND_SECONDS
 
 
@@ -199,9 +124,9 @@ def test_the_check_follows_a_rotated_probe_password(
     refused = [r for r in replies if r.answer != "OK" and not r.answer.startswith("connection")]
     assert not refused, refused[:5]
     assert len(writer.acknowledged(time.monotonic() - 2)) >= 20, "writes stopped"
-    assert {endpoint.serving_port() for _ in range(10)} == {master.port}
+    assert {endpoint.serving() for _ in range(10)} == {f"127.0.0.1:{master.port}"}
 
     # The check does authenticate: a password the endpoint was not given takes every data pod
     # out, and the endpoint refuses connections.
     topology.set_secret("PROBE_PASSWORD", ["a password the endpoint does not know"])
-    wait_for(lambda: endpoint.serving_port() is None, "the endpoint without a master")
+    wait_for(lambda: endpoint.serving() is None, "the endpoint without a master")

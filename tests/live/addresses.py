@@ -87,6 +87,17 @@ class AddressPool:
 POOL = AddressPool()
 
 
+def sentinel_entries(reply: str) -> list[dict[str, str]]:
+    """SENTINEL replicas / sentinels as redis-cli prints them: one field/value dict per entry."""
+    entries: list[dict[str, str]] = []
+    lines = reply.splitlines()
+    for key, value in zip(lines[::2], lines[1::2], strict=False):
+        if key == "name":
+            entries.append({})
+        entries[-1][key] = value
+    return entries
+
+
 def in_namespace(hosts: Path, command: list[str]) -> list[str]:
     """`command` in a private mount namespace that sees `hosts` as /etc/hosts (as root; as
     another user, inside a user namespace that maps it to root)."""
@@ -259,6 +270,12 @@ class PerPodTopology(LocalTopology):
             if host in (self.fqdn[pod.name], pod.host):
                 return pod
         return None
+
+    def sentinel_view(self, sentinel: Pod, what: str) -> dict[str, str]:
+        """`ip:port` (the announced name) -> flags, of the replicas or peer Sentinels
+        (`what`) that `sentinel` knows."""
+        reply = self.cli(sentinel, "SENTINEL", what, sentinel.env["MASTER_SET"])
+        return {f"{e['ip']}:{e['port']}": e["flags"] for e in sentinel_entries(reply)}
 
     def master_by_sentinel(self, pod: Pod) -> str:
         reply = self.cli(pod, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"])

@@ -10,10 +10,17 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartgen.security.resp import Resp, RespError
+from tests.live.addresses import POOL, PerPodTopology, in_namespace
+from tests.live.dns import HostsDns
 from tests.live.ports import free_port
 from tests.live.topology import (
     ADMIN,
@@ -59,6 +66,7 @@ class LocalEndpoint:
     port: int = field(default_factory=free_port)
     health: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
 
     @classmethod
     def of(cls, topology: LocalTopology) -> LocalEndpoint:
@@ -74,9 +82,24 @@ class LocalEndpoint:
         return self.root / "haproxy.log"
 
     def start(self, topology: LocalTopology) -> None:
-        haproxy = require_haproxy()
+        """On 127.0.0.1 beside a LocalTopology: each server line becomes 127.0.0.1:<pod port>."""
         pods = {f"{REDIS_SET}-{i}": pod.port for i, pod in enumerate(topology.redis)}
-        config = local_config(self.config, self.port, self.health, pods)
+        self._launch(local_config(self.config, self.port, self.health, pods), None)
+
+    def start_per_pod(self, topology: PerPodTopology, dns: HostsDns) -> None:
+        """As a pod of a PerPodTopology: its own address and the chart's port, and the server
+        lines exactly as rendered (pod FQDNs), resolved by HAProxy's own resolver against the
+        test's DNS server (the one line changed: `parse-resolv-conf` -> that nameserver)."""
+        self.host = POOL.take()
+        # the client frontend's port, then the health frontend's
+        self.port, self.health = map(int, re.findall(r"(?m)^\s*bind :(\d+)$", self.config))
+        config = re.sub(r"(?m)^(\s*bind) :(\d+)$", rf"\1 {self.host}:\2", self.config)
+        assert "parse-resolv-conf" in config, "the rendered resolvers section changed"
+        config = config.replace("parse-resolv-conf", f"nameserver cluster 127.0.0.1:{dns.port}")
+        self._launch(config, topology.hosts)
+
+    def _launch(self, config: str, hosts: Path | None) -> None:
+        haproxy = require_haproxy()
         rendered = check_lines(self.config)
         assert "tcp-check expect string role:master" in rendered, rendered
         missing = [line for line in rendered if line not in config]
@@ -92,15 +115,18 @@ class LocalEndpoint:
             "AUTH_DIR": str(auth),
             "AUTH_POLL_SECONDS": "1",
         }
+        command = ["/bin/sh", str(self.root / "start-endpoint.sh")]
+        if hosts is not None:
+            command = in_namespace(hosts, command)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                ["/bin/sh", str(self.root / "start-endpoint.sh")],
+                command,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(lambda: self.serving_port() is not None, "the endpoint routes to a master")
+        wait_for(lambda: self.serving() is not None, "the endpoint routes to a master")
 
     def set_password(self, passwords: list[str]) -> None:
         """Change the mounted PROBE_PASSWORD in place, as the kubelet's update does."""
@@ -108,11 +134,12 @@ class LocalEndpoint:
         staging.write_text("\n".join(passwords))
         os.replace(staging, self.root / "auth" / "PROBE_PASSWORD")
 
-    def serving_port(self) -> int | None:
-        """The data pod port a new connection through the endpoint reaches, None if refused."""
+    def serving(self) -> str | None:
+        """The data pod (`address:port`) a new connection through the endpoint reaches, None
+        if the endpoint refuses it."""
         try:
-            with Resp(self.port, timeout=2) as conn:
-                return connected_port(conn)
+            with Resp(self.port, host=self.host, timeout=2) as conn:
+                return connected_server(conn)
         except (OSError, ConnectionError, RespError):
             return None
 
@@ -127,10 +154,98 @@ class LocalEndpoint:
         self.process = None
 
 
-def connected_port(conn: Resp) -> int:
-    """Log in as the test administrator and return the port of the server behind `conn`."""
+def connected_server(conn: Resp) -> str:
+    """Log in as the test administrator and return the server behind `conn` as `address:port`
+    (its side of the connection: 127.0.0.1:<pod port>, or a PerPodTopology pod's address)."""
     assert conn.call("AUTH", ADMIN, ADMIN_PASSWORD) == "OK"
-    server = conn.call("INFO", "server")
-    match = re.search(r"^tcp_port:(\d+)", server, re.M)
-    assert match, server
-    return int(match.group(1))
+    client = conn.call("CLIENT", "INFO")
+    match = re.search(r"\bladdr=(\S+)", client)
+    assert match, client
+    return str(match.group(1))
+
+
+# Crash: Sentinel's down-after (1 s in FAST_FAILOVER), its election and promotion, a replica
+# reattaching (min-replicas-to-write 1), then one check interval (1 s). Hand-over: no detection.
+CRASH_BOUND_SECONDS = 8.0
+HANDOVER_BOUND_SECONDS = 5.0
+
+
+@dataclass
+class Reply:
+    at: float
+    server: str | None  # the data pod behind the connection (address:port); None: no connection
+    answer: str  # "OK", an error reply, or "connection: ..." when the connection failed
+
+
+@dataclass
+class Writer:
+    """SET session:endpoint <n> in a loop through the endpoint, reconnecting on any failure."""
+
+    endpoint: LocalEndpoint
+    replies: list[Reply] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        counter, conn, server = 0, None, None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = Resp(self.endpoint.port, host=self.endpoint.host, timeout=3)
+                    server = connected_server(conn)
+                counter += 1
+                answer = conn.call("SET", "session:endpoint", counter)
+            except RespError as exc:
+                answer = str(exc)
+            except (OSError, ConnectionError, AssertionError) as exc:
+                answer = f"connection: {exc}"
+                if conn is not None:
+                    conn.close()
+                conn, server = None, None
+                time.sleep(0.02)
+            self.replies.append(Reply(time.monotonic(), server, answer))
+        if conn is not None:
+            conn.close()
+
+    def acknowledged(self, since: float = 0.0) -> list[Reply]:
+        return [r for r in self.replies if r.answer == "OK" and r.at >= since]
+
+
+@contextmanager
+def writing(endpoint: LocalEndpoint) -> Iterator[Writer]:
+    """A Writer on its own thread, writing until the block ends."""
+    client = Writer(endpoint)
+    thread = threading.Thread(target=client.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(client.acknowledged()) >= 50, "the client writing")
+        yield client
+    finally:
+        client.stop.set()
+        thread.join(timeout=10)
+
+
+def converged(client: Writer, event: float, old: str) -> tuple[float, str]:
+    """(seconds from the event to the first write a new master acknowledged, that master);
+    asserts that every later reply is OK or a cut connection, never an error reply."""
+    wait_for(
+        lambda: any(r.server not in (None, old) for r in client.acknowledged(event)),
+        "a write acknowledged by the new master",
+        timeout=30,
+    )
+    time.sleep(2)  # keep writing a while after convergence
+    first = next(r for r in client.acknowledged(event) if r.server != old)
+    # what the client saw in between, for the log
+    between = Counter(r.answer[:40] for r in client.replies if event <= r.at < first.at)
+    print(f"replies before convergence: {dict(between)}")
+    later = [r for r in client.replies if r.at > first.at]
+    print(f"replies after convergence: {dict(Counter(r.answer[:40] for r in later))}")
+    # NOREPLICAS would be the new master's own guard (min-replicas-to-write) while its replica
+    # resynchronises, not the endpoint's routing; every other error reply fails the test.
+    refused = [
+        r for r in later if r.answer.split(" ")[0] not in ("OK", "connection:", "NOREPLICAS")
+    ]
+    assert not refused, f"error replies after convergence: {refused[:5]}"
+    assert all(r.server == first.server for r in later if r.answer == "OK"), "writes on two masters"
+    assert len([r for r in later if r.answer == "OK"]) >= 20, "writes stopped after convergence"
+    assert first.server is not None
+    return first.at - event, first.server
