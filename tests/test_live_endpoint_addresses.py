@@ -6,7 +6,10 @@ answers from the topology's records (tests/live/dns.py), as kube-dns answers in 
 A client that only knows the endpoint keeps writing while the master crashes and its pod comes
 back at a new address, and through a hand-over followed by the same: once a new master
 acknowledged a write, no later write gets an error reply (READONLY above all), and the endpoint
-routes to the recreated pod's new address when it is master again."""
+routes to the recreated pod's new address when it is master again. With TLS (production's
+setting) the certificate carries exactly the rendered Certificate's dnsNames, and HAProxy's check
+verifies each pod's name (`verifyhost <pod FQDN>`) against it: a certificate without the pods'
+names takes every pod out of the endpoint."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from tests.live.endpoint import (
     converged,
     writing,
 )
+from tests.live.tls import issue, make_ca, rendered_dns_names
 from tests.live.topology import Pod, require_binaries, running, wait_for
 
 pytestmark = pytest.mark.live
@@ -38,6 +42,20 @@ def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
     require_binaries()
     extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
     local = PerPodTopology(tmp_path, helm.render(CHART, "production", extra=extra))
+    local.build(replicas=3, sentinels=3)
+    with running(local):
+        yield local
+
+
+@pytest.fixture
+def tls_pods(tmp_path: Path) -> Iterator[PerPodTopology]:
+    """Production with TLS on, its certificate issued for the rendered Certificate's names."""
+    require_binaries()
+    objects = helm.render(CHART, "production", extra=FAST_FAILOVER)
+    local = PerPodTopology(tmp_path, objects)
+    assert local.tls, "production renders with TLS on"
+    make_ca(tmp_path)
+    issue(local.tls_dir, 1001, tuple(f"DNS:{name}" for name in rendered_dns_names(objects)))
     local.build(replicas=3, sentinels=3)
     with running(local):
         yield local
@@ -154,3 +172,39 @@ def test_writes_follow_a_hand_over_and_the_pod_at_its_new_address(
     new = master_at(pods, server)
     assert seconds < HANDOVER_BOUND_SECONDS
     comes_back_and_is_routed_to(pods, endpoint, writer, old, new)
+
+
+def test_over_tls_the_check_verifies_pod_names_and_follows_a_crash(
+    tls_pods: PerPodTopology,
+) -> None:
+    pods = tls_pods
+    dns = HostsDns(pods.hosts)
+    dns.start()
+    endpoint = LocalEndpoint.of(pods)
+    try:
+        endpoint.start_per_pod(pods, dns)
+        config = (endpoint.root / "haproxy.local.cfg").read_text()
+        master = pods.redis[0]
+        assert f"verifyhost {pods.fqdn[master.name]}" in config
+        wait_for(lambda: endpoint.serving() == address(master), "the endpoint routes to pod 0")
+        with writing(endpoint) as writer:
+            event = time.monotonic()
+            pods.kill(master)
+            seconds, server = converged(writer, event, address(master))
+            print(f"endpoint convergence after a master crash over TLS: {seconds:.2f}s")
+            new = master_at(pods, server)
+            assert seconds < CRASH_BOUND_SECONDS
+            comes_back_and_is_routed_to(pods, endpoint, writer, master, new)
+        # The check verifies names: a renewed certificate without the pods' names (every data
+        # pod loads it without a restart) takes every pod out, and the endpoint refuses.
+        issue(pods.tls_dir, 1002)
+        wait_for(lambda: endpoint.serving() is None, "the endpoint without a verified master")
+        assert "certificate" in endpoint.log.read_text().lower()
+        issue(pods.tls_dir, 1003, tuple(f"DNS:{n}" for n in rendered_dns_names(pods.objects)))
+        wait_for(
+            lambda: endpoint.serving() is not None, "the endpoint back with a good certificate"
+        )
+    finally:
+        endpoint.stop()
+        dns.stop()
+        print(endpoint.log.read_text()[-3000:] if endpoint.log.exists() else "")

@@ -17,6 +17,7 @@ import pytest
 
 from chartgen.engines import helm
 from tests.conftest import CHART, FAST_FAILOVER
+from tests.live.tls import file_serial, issue, make_ca
 from tests.live.topology import (
     REDIS_SET,
     LocalTopology,
@@ -30,55 +31,6 @@ from tests.live.topology import (
 )
 
 pytestmark = pytest.mark.live
-
-
-def openssl(*args: str) -> str:
-    result = subprocess.run(
-        ["openssl", *args], capture_output=True, text=True, timeout=30, check=True
-    )
-    return result.stdout
-
-
-def make_ca(folder: Path) -> None:
-    """A self-signed CA, as the chart's bootstrap (selfSigned Issuer -> isCA Certificate)."""
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(folder / "ca.key"))
-    openssl(
-        "req", "-x509", "-new", "-key", str(folder / "ca.key"), "-subj", "/CN=live-test-ca",
-        "-days", "2", "-out", str(folder / "ca.pem"),
-    )  # fmt: skip
-
-
-def issue(folder: Path, serial: int) -> None:
-    """A server certificate for 127.0.0.1 and localhost with `serial`, signed by the CA, written
-    into the mounted folder as cert-manager's Secret holds it (key and certificate each replaced
-    atomically; the watcher retries while they do not match yet)."""
-    work = folder.parent
-    key, csr, crt = work / f"s{serial}.key", work / f"s{serial}.csr", work / f"s{serial}.crt"
-    ext = work / "san.ext"
-    ext.write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "extendedKeyUsage=serverAuth,clientAuth\n"
-        "keyUsage=digitalSignature\n"
-    )
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
-    openssl("req", "-new", "-key", str(key), "-subj", "/CN=localhost", "-out", str(csr))
-    openssl(
-        "x509", "-req", "-in", str(csr), "-CA", str(work / "ca.pem"), "-CAkey",
-        str(work / "ca.key"), "-set_serial", str(serial), "-days", "1", "-extfile", str(ext),
-        "-out", str(crt),
-    )  # fmt: skip
-    folder.mkdir(exist_ok=True)
-    for name, source in (("ca.crt", work / "ca.pem"), ("tls.key", key), ("tls.crt", crt)):
-        staging = folder / f".{name}.new"
-        staging.write_bytes(source.read_bytes())
-        staging.chmod(0o440)
-        staging.replace(folder / name)
-
-
-def file_serial(certificate: Path) -> int:
-    """The serial of a PEM certificate file."""
-    shown = openssl("x509", "-noout", "-serial", "-in", str(certificate))
-    return int(shown.strip().split("=", 1)[1], 16)
 
 
 def served_serial(port: int) -> int:

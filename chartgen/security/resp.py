@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 
@@ -13,8 +14,15 @@ class RespError(Exception):
 class Resp:
     """One connection to a Redis server or Sentinel; `call` sends one command, returns its reply."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = tls.wrap_socket(sock, server_hostname=host) if tls else sock
         self.file = self.sock.makefile("rb")
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from tests.live.topology import (
     REDIS_SET,
     SENTINEL_SET,
+    TLS_PORTS,
     LocalTopology,
     Pod,
     cli,
@@ -141,7 +142,10 @@ class PerPodTopology(LocalTopology):
             os.close(fd)
 
     def build(self, replicas: int, sentinels: int) -> None:
-        assert not self.tls, "per-pod addresses run without TLS (the certificates name pods)"
+        if self.tls:
+            # the certificate must carry the names the pods are dialled by (rendered_dns_names)
+            assert (self.tls_dir / "ca.crt").is_file(), f"put the certificates in {self.tls_dir}"
+            TLS_PORTS[REDIS_PORT] = TLS_PORTS[SENTINEL_PORT] = self.tls_dir / "ca.crt"
         self._write_secret()
         real = shutil.which("redis-cli")
         assert real, "install redis-tools (see .ci/run): the live tests need redis-cli"
@@ -166,6 +170,8 @@ class PerPodTopology(LocalTopology):
                     "AUTH_DIR": str(self.auth_dir(statefulset)),
                     "AUTH_POLL_SECONDS": "1",
                 }
+                if self.tls:
+                    paths["TLS_DIR"] = str(self.tls_dir)
                 if statefulset == REDIS_SET:
                     (self.root / name / "data").mkdir()
                     paths |= {

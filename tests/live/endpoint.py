@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ from chartgen.security.resp import Resp, RespError
 from tests.live.addresses import POOL, PerPodTopology, in_namespace
 from tests.live.dns import HostsDns
 from tests.live.ports import free_port
+from tests.live.tls import client_context
 from tests.live.topology import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -67,6 +69,7 @@ class LocalEndpoint:
     health: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None  # clients speak TLS through the endpoint to Redis
 
     @classmethod
     def of(cls, topology: LocalTopology) -> LocalEndpoint:
@@ -96,6 +99,9 @@ class LocalEndpoint:
         config = re.sub(r"(?m)^(\s*bind) :(\d+)$", rf"\1 {self.host}:\2", self.config)
         assert "parse-resolv-conf" in config, "the rendered resolvers section changed"
         config = config.replace("parse-resolv-conf", f"nameserver cluster 127.0.0.1:{dns.port}")
+        if topology.tls:  # the certificate Secret's mount
+            config = config.replace(" ca-file /etc/redis-tls/", f" ca-file {topology.tls_dir}/")
+            self.tls = client_context(topology.tls_dir / "ca.crt")
         self._launch(config, topology.hosts)
 
     def _launch(self, config: str, hosts: Path | None) -> None:
@@ -138,7 +144,7 @@ class LocalEndpoint:
         """The data pod (`address:port`) a new connection through the endpoint reaches, None
         if the endpoint refuses it."""
         try:
-            with Resp(self.port, host=self.host, timeout=2) as conn:
+            with Resp(self.port, host=self.host, timeout=2, tls=self.tls) as conn:
                 return connected_server(conn)
         except (OSError, ConnectionError, RespError):
             return None
@@ -190,7 +196,8 @@ class Writer:
         while not self.stop.is_set():
             try:
                 if conn is None:
-                    conn = Resp(self.endpoint.port, host=self.endpoint.host, timeout=3)
+                    endpoint = self.endpoint
+                    conn = Resp(endpoint.port, host=endpoint.host, timeout=3, tls=endpoint.tls)
                     server = connected_server(conn)
                 counter += 1
                 answer = conn.call("SET", "session:endpoint", counter)
