@@ -261,6 +261,9 @@ class PerPodTopology(LocalTopology):
     def stop(self) -> None:
         for pod in [*self.sentinels, *self.redis]:
             pod.kill()
+        if self.tls:  # every per-pod topology serves these ports; the next may be plaintext
+            TLS_PORTS.pop(REDIS_PORT, None)
+            TLS_PORTS.pop(SENTINEL_PORT, None)
 
     # --- what the tests read, by address --------------------------------------------------
 
