@@ -129,8 +129,9 @@ class PerPodTopology(LocalTopology):
         finally:
             os.close(fd)
 
-    def build(self, replicas: int, sentinels: int) -> None:
+    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
         assert not self.tls, "per-pod addresses run without TLS (the certificates name pods)"
+        assert not cache, "per-pod addresses do not lay out the cache's own group (yet)"
         self._write_secret()
         real = shutil.which("redis-cli")
         assert real, "install redis-tools (see .ci/run): the live tests need redis-cli"

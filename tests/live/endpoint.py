@@ -18,6 +18,7 @@ from tests.live.ports import free_port
 from tests.live.topology import (
     ADMIN,
     ADMIN_PASSWORD,
+    CACHE_SET,
     REDIS_SET,
     LocalTopology,
     live_password,
@@ -40,9 +41,13 @@ def check_lines(config: str) -> list[str]:
     return [line.strip() for line in config.splitlines() if line.strip().startswith(keep)]
 
 
-def local_config(config: str, port: int, health: int, pods: dict[str, int]) -> str:
-    """The rendered haproxy.cfg with local listeners and each server at 127.0.0.1:<its port>."""
+def local_config(
+    config: str, port: int, health: int, pods: dict[str, int], cache_port: int = 0
+) -> str:
+    """The rendered haproxy.cfg with local listeners and each server at 127.0.0.1:<its port>
+    (the cache's frontend, when rendered, at `cache_port`)."""
     config = re.sub(r"(?m)^(\s*bind) :6379$", rf"\1 127.0.0.1:{port}", config)
+    config = re.sub(r"(?m)^(\s*bind) :6380$", rf"\1 127.0.0.1:{cache_port}", config)
     config = re.sub(r"(?m)^(\s*bind) :8404$", rf"\1 127.0.0.1:{health}", config)
 
     def server(match: re.Match[str]) -> str:
@@ -58,6 +63,7 @@ class LocalEndpoint:
     config: str  # as rendered
     port: int = field(default_factory=free_port)
     health: int = field(default_factory=free_port)
+    cache_port: int = field(default_factory=free_port)  # the cache group's frontend
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -76,7 +82,8 @@ class LocalEndpoint:
     def start(self, topology: LocalTopology) -> None:
         haproxy = require_haproxy()
         pods = {f"{REDIS_SET}-{i}": pod.port for i, pod in enumerate(topology.redis)}
-        config = local_config(self.config, self.port, self.health, pods)
+        pods |= {f"{CACHE_SET}-{i}": pod.port for i, pod in enumerate(topology.cache)}
+        config = local_config(self.config, self.port, self.health, pods, self.cache_port)
         rendered = check_lines(self.config)
         assert "tcp-check expect string role:master" in rendered, rendered
         missing = [line for line in rendered if line not in config]
@@ -108,10 +115,11 @@ class LocalEndpoint:
         staging.write_text("\n".join(passwords))
         os.replace(staging, self.root / "auth" / "PROBE_PASSWORD")
 
-    def serving_port(self) -> int | None:
-        """The data pod port a new connection through the endpoint reaches, None if refused."""
+    def serving_port(self, frontend: int | None = None) -> int | None:
+        """The data pod port a new connection through the endpoint (its `frontend` port, by
+        default the sessions' one) reaches, None if refused."""
         try:
-            with Resp(self.port, timeout=2) as conn:
+            with Resp(frontend or self.port, timeout=2) as conn:
                 return connected_port(conn)
         except (OSError, ConnectionError, RespError):
             return None

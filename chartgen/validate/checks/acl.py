@@ -60,7 +60,8 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     evaluated by Redis 7.0 ACL semantics (the command table of the real server): its commands on
     its key patterns in its databases, no other database, no foreign key, none of the commands
     reserved from roles; and each side has the chart's own identities, the default user as the
-    spec says."""
+    spec says. The cache's own group (cache.group: separate) has no role of the sessions' DB
+    only."""
     spec = ctx.validated
     if isinstance(spec, SpecError):
         return  # the spec check reports it
@@ -95,8 +96,14 @@ def _check_side(
         yield problem("default", f"is {default[0]}, but the spec's auth.defaultUser says {state}")
     if side != "server":
         return
+    cache_group = obj.body["metadata"].get("labels", {}).get(COMPONENT) == "cache"
     for role in model.roles:
         rules = users.get(role.name)
+        if cache_group and role.databases and "cache" not in role.databases:
+            # the cache's own group holds DB 1 only: roles of the sessions' DB do not exist there
+            if rules is not None:
+                yield problem(role.name, "on the cache group, but its databases hold no cache")
+            continue
         if rules is None:
             yield problem(role.name, "missing: the spec declares this role")
             continue
