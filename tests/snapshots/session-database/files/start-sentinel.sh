@@ -64,7 +64,7 @@ find_master "$MASTER_SET" "$REDIS_NODES"
 sessions_host="$master_host" sessions_port="$master_port"
 # The cache's own group (cache.group: separate): a second master set, the same quorum.
 if [ -n "${CACHE_MASTER_SET:-}" ]; then
-  find_master "$CACHE_MASTER_SET" "$CACHE_REDIS_NODES"
+  find_master "$CACHE_MASTER_SET" "${CACHE_REDIS_NODES:-}"
   cache_host="$master_host" cache_port="$master_port"
 fi
 # Sentinel rewrites this file; it stays in the memory-backed runtime folder, readable by it only.
