@@ -98,7 +98,7 @@ def test_split_layout_renders_the_cache_group() -> None:
     assert f"*.{FULL}-cache-headless.session-db.svc.cluster.local" in names
 
 
-def test_split_cache_acl_has_no_sessions_only_role() -> None:
+def test_split_acl_each_group_has_only_the_roles_of_its_database() -> None:
     objects = render("production", SPLIT)
     users = {
         line.split()[2]
@@ -106,6 +106,14 @@ def test_split_cache_acl_has_no_sessions_only_role() -> None:
     }
     assert "app" not in users
     assert {"cache", "cleanup", "monitor", "replication", "sentinel", "probe"} <= users
+    # and the sessions' group has no cache-only role: cache writes cannot fill its noeviction
+    sessions = {
+        line.split()[2]
+        for line in find(objects, "ConfigMap", f"{FULL}-redis")["data"]["users.acl"].splitlines()
+    }
+    assert "cache" not in sessions and {"app", "cleanup"} <= sessions
+    shared = find(render("production"), "ConfigMap", f"{FULL}-redis")["data"]["users.acl"]
+    assert " user cache " in shared
 
 
 def test_standalone_split_serves_the_cache_pod_directly() -> None:
@@ -233,3 +241,23 @@ def test_bad_cache_group_spec_is_reported_at_its_key(workspace: Path, case: Case
     prefix = f"{case.file}:{line}:{column}: {case.key}: "
     matching = [ln for ln in result.stderr.splitlines() if ln.startswith(prefix)]
     assert matching and case.message in matching[0], result.stderr
+
+
+def test_an_environment_chooses_the_split_in_its_overlay(project: Path) -> None:
+    """The layout is a parameter: production's overlay alone moves its cache to its own group
+    and its sessions to noeviction, and the eviction warning goes away."""
+    overlay = project / "values/environments/production.yaml"
+    edit(overlay, "maxmemoryPolicy: allkeys-lru", "maxmemoryPolicy: noeviction")
+    with open(overlay, "a") as text:
+        text.write(
+            "databases:\n  cache:\n    group: separate\n"
+            "cache:\n  config:\n    maxmemory: 1gb\n"
+            "  resources:\n    requests: {memory: 1536Mi}\n    limits: {memory: 2Gi}\n"
+        )
+    built = run("build", cwd=project)
+    assert built.returncode == 0, built.stderr
+    values = (project / "generated/helm/session-database/values-production.yaml").read_text()
+    assert "cache:\n  group: separate\n" in values
+    result = validate(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s), 0 warning(s)" in result.stdout, result.stdout

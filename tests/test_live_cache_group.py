@@ -107,7 +107,7 @@ def test_split_keeps_every_session_while_the_cache_evicts(split: LocalTopology) 
     assert db_size(split.cache[1].port, 1) == db_size(cache, 1)
 
 
-def test_split_acl_has_no_session_role_on_the_cache_group(split: LocalTopology) -> None:
+def test_split_acl_keeps_each_role_on_its_own_group(split: LocalTopology) -> None:
     cache = split.cache[0].port
     app = ("app", live_password("APP_PASSWORD"))
     role = ("cache", live_password("CACHE_PASSWORD"))
@@ -116,6 +116,9 @@ def test_split_acl_has_no_session_role_on_the_cache_group(split: LocalTopology) 
     assert cli(cache, "ACL", "GETUSER", "app") == ""
     assert "NOAUTH" in cli_as(*app, cache, "SET", "session:s1", "u1", "EX", "60")
     assert cli_as(*role, cache, "-n", "1", "SET", "cache:svc:k", "v", "EX", "60") == "OK"
+    # nor the cache role on the sessions' group (its noeviction memory is for sessions)
+    assert cli(split.redis[0].port, "ACL", "GETUSER", "cache") == ""
+    assert "NOAUTH" in cli_as(*role, split.redis[0].port, "-n", "1", "SET", "cache:svc:k", "v")
 
 
 def test_one_sentinel_set_monitors_both_and_fails_over_the_cache_only(
