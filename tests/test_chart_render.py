@@ -125,6 +125,10 @@ def test_session_and_cache_settings_for_applications() -> None:
         "MAX_SESSIONS_PER_USER": "5",
         "MAX_REFRESH_TOKENS_PER_USER": "3",
         "CLEANUP_INTERVAL_SECONDS": "300",
+        # the cache shares the sessions' group by default: same endpoint
+        "CACHE_HOST": "sessions-session-database-service.session-db.svc.cluster.local",
+        "CACHE_PORT": "6379",
+        "CACHE_SENTINEL_MASTER_SET": "sessiondb",
         "CACHE_DB": "1",
         "CACHE_DEFAULT_TTL_SECONDS": "86400",
         "CACHE_CLEANUP_INTERVAL_SECONDS": "600",

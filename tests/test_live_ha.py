@@ -13,6 +13,7 @@ import pytest
 from chartgen.engines import helm
 from tests.conftest import CHART, install_values
 from tests.live.topology import (
+    CACHE_SET,
     REDIS_SET,
     LocalTopology,
     acknowledged,
@@ -25,24 +26,34 @@ from tests.live.topology import (
 pytestmark = pytest.mark.live
 
 
-def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path) -> None:
-    objects = helm.render(CHART, "production", extra=install_values("production"))
+@pytest.mark.parametrize("layout", ["shared", "separate"])
+def test_scripts_read_only_env_the_statefulsets_set(tmp_path: Path, layout: str) -> None:
+    extra = install_values("production", {"cache": {"group": layout}})
+    objects = helm.render(CHART, "production", extra=extra)
     local = LocalTopology(tmp_path, objects)
+    data_sets = [REDIS_SET] if layout == "shared" else [REDIS_SET, CACHE_SET]
     for statefulset, configmap, script in (
-        (REDIS_SET, REDIS_SET, "start-redis.sh"),
-        (REDIS_SET, REDIS_SET, "pre-stop.sh"),
-        (REDIS_SET, REDIS_SET, "health.sh"),
-        (REDIS_SET, REDIS_SET, "lib.sh"),
+        *((s, s, name) for s in data_sets for name in ("start-redis.sh", "pre-stop.sh")),
+        *((s, s, name) for s in data_sets for name in ("health.sh", "lib.sh")),
         (
             "sessions-session-database-sentinel",
             "sessions-session-database-sentinel",
             "start-sentinel.sh",
         ),
+        (
+            "sessions-session-database-sentinel",
+            "sessions-session-database-sentinel",
+            "sentinel-health.sh",
+        ),
     ):
         text = local._object("ConfigMap", configmap)["data"][script]
         used = set(re.findall(r"\$\{?([A-Z_]+)", text))
+        # read with a default (`${NAME:-}`): set only in some layouts
+        optional = set(re.findall(r"\$\{([A-Z_]+):-", text))
         provided = {item["name"] for item in local.container(statefulset)["env"]}
-        assert used <= provided, f"{script} reads {sorted(used - provided)} that nobody sets"
+        assert used - optional <= provided, f"{script} reads {sorted(used - provided)} unset"
+        if layout == "separate":
+            assert used <= provided, f"{script} reads {sorted(used - provided)} unset"
 
 
 def test_replication_and_sentinels_agree_on_the_master(topology: LocalTopology) -> None:

@@ -100,6 +100,7 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
     },
     ("redis", "terminationGracePeriodSeconds"): "redis.terminationGracePeriodSeconds",
     ("redis", "handoverSeconds"): "redis.handoverSeconds",
+    ("databases", "cache", "group"): "cache.group",
     ("image", "digest"): "image.digest",
     ("redis", "podAntiAffinity"): "redis.podAntiAffinity",
     ("sentinel", "podAntiAffinity"): "sentinel.podAntiAffinity",
@@ -132,11 +133,39 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
 }
 # Resources that became required spec keys (no default: every spec says them).
 REQUIRED_PARAMETERS: dict[SpecKey, str] = {
-    (component, "resources", kind, "ephemeral-storage"): (
-        f"{component}.resources.{kind}.ephemeral-storage"
-    )
-    for component in ("redis", "sentinel")
-    for kind in ("requests", "limits")
+    **{
+        (component, "resources", kind, "ephemeral-storage"): (
+            f"{component}.resources.{kind}.ephemeral-storage"
+        )
+        for component in ("redis", "sentinel")
+        for kind in ("requests", "limits")
+    },
+    # the cache's own group (spec section cache, defaulted as a whole): same-named values
+    **{
+        ("cache", *key.split(".")): f"cache.{key}"
+        for key in (
+            "masterSet",
+            "replicas",
+            *(
+                f"config.{k}"
+                for k in (
+                    "maxmemory",
+                    "maxmemoryPolicy",
+                    "save",
+                    "appendonly",
+                    "tcpKeepalive",
+                    "minReplicasToWrite",
+                    "minReplicasMaxLag",
+                )
+            ),
+            *(
+                f"resources.{kind}.{resource}"
+                for kind in ("requests", "limits")
+                for resource in ("cpu", "memory", "ephemeral-storage")
+            ),
+            *(f"persistence.{k}" for k in ("enabled", "size", "storageClass", "accessModes")),
+        )
+    },
 }
 # Spec keys that shape a Helm value's default without being its source: the stop budget
 # (terminationGracePeriodSeconds, unless given) follows the hand-over and the final save.

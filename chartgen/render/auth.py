@@ -23,6 +23,12 @@ BOTH = ""  # rendered in every mode; else "ha" or "standalone"
 class AclLine:
     text: str
     only: str  # BOTH, "ha" or "standalone"
+    # on the cache's own group too; False for roles of the sessions' DB only (there they
+    # would only find an empty DB 0, or be misused to write sessions where they get evicted)
+    cache_group: bool = True
+    # on the sessions' group with the cache on its own; False for roles of the cache DB only
+    # (cache writes there would fill the noeviction group the sessions need)
+    sessions_group: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,18 +50,24 @@ def _keys(users: tuple[AclUser, ...]) -> list[str]:
     return list(dict.fromkeys(secret_key(u) for u in users if u.enabled))
 
 
-def _lines(ha: tuple[AclUser, ...], standalone: tuple[AclUser, ...]) -> tuple[AclLine, ...]:
+def _lines(
+    ha: tuple[AclUser, ...],
+    standalone: tuple[AclUser, ...],
+    sessions_only: frozenset[str],
+    cache_only: frozenset[str],
+) -> tuple[AclLine, ...]:
     """One line per user and mode; a line the same in both modes is rendered once."""
     alone = dict(zip((u.name for u in standalone), acl_template(standalone), strict=True))
     lines = []
     for user, text in zip(ha, acl_template(ha), strict=True):
         other = alone.get(user.name)
+        groups = (user.name not in sessions_only, user.name not in cache_only)
         if other == text:
-            lines.append(AclLine(text, BOTH))
+            lines.append(AclLine(text, BOTH, *groups))
             continue
-        lines.append(AclLine(text, "ha"))
+        lines.append(AclLine(text, "ha", *groups))
         if other is not None:
-            lines.append(AclLine(other, "standalone"))
+            lines.append(AclLine(other, "standalone", *groups))
     return tuple(lines)
 
 
@@ -71,8 +83,12 @@ def auth_context(model: Topology) -> AuthContext:
     everything = {key.name: key for key in server_keys}
     for key in sentinel_keys:
         everything.setdefault(key, SecretKey(key, True))
+
+    def only(database: str) -> frozenset[str]:
+        return frozenset(r.name for r in model.roles if set(r.databases) == {database})
+
     return AuthContext(
-        _lines(ha, standalone),
+        _lines(ha, standalone, only("sessions"), only("cache")),
         tuple(acl_template(sentinel)),
         server_keys,
         sentinel_keys,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chartgen.render.params import Group, Node, Param
-from chartgen.render.value_parts import integer
-from chartgen.topology.model import Cache, Sessions
+from chartgen.render.value_parts import enum, integer, persistence, redis_config, resources
+from chartgen.topology.model import Cache, CacheGroup, Sessions
 
 
 def _database_setting(database: str) -> Callable[[int, str, str], Param]:
@@ -50,13 +50,36 @@ def sessions_values(sessions: Sessions) -> dict[str, Node]:
     }
 
 
-def cache_values(cache: Cache) -> dict[str, Node]:
+def cache_values(cache: Cache, group: CacheGroup) -> dict[str, Node]:
     setting = _database_setting("cache")
 
     return {
         "cache": Group(
-            f"Service cache (DB {cache.index}) settings.",
+            f"Service cache (DB {cache.index}) settings and, with group separate, its own "
+            "Redis group (probes, placement and pod extensions follow redis.*).",
             {
+                "group": Param(
+                    "separate" if group.separate else "shared",
+                    "shared: DB 1 on the sessions' Redis group; separate: on <fullname>-cache, "
+                    "a second master set of the same Sentinels, with the settings below.",
+                    enum("shared", "separate"),
+                    ("databases", "cache", "group"),
+                ),
+                "masterSet": Param(
+                    group.master_set,
+                    "separate: name of the cache's master set.",
+                    {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                    ("cache", "masterSet"),
+                ),
+                "replicas": Param(
+                    group.replicas,
+                    "separate: cache data pods (ha: 1 master + replicas-1 replicas).",
+                    integer(1, 15),
+                    ("cache", "replicas"),
+                ),
+                "config": redis_config(group.config, ("cache", "config")),
+                "resources": resources(group.resources, "cache", ("cache", "resources")),
+                "persistence": persistence(group.persistence, ("cache", "persistence")),
                 "defaultTtlSeconds": setting(
                     cache.default_ttl, "CACHE_DEFAULT_TTL_SECONDS", "defaultTtlSeconds"
                 ),

@@ -8,7 +8,7 @@ from typing import Any
 
 from chartgen.render.params import Group, Node, Param
 from chartgen.topology.constraints import EVICTION_POLICIES, MAXMEMORY_PATTERN, QUANTITY_PATTERN
-from chartgen.topology.model import Persistence, Probe, Resources
+from chartgen.topology.model import Persistence, Probe, RedisConfig, Resources
 
 SpecKey = tuple[str, ...]
 
@@ -179,6 +179,55 @@ def probe(timings: Probe, what: str, source: SpecKey) -> Group:
                 "Failures before the probe gives up.",
                 integer(1),
                 (*source, "failureThreshold"),
+            ),
+        },
+    )
+
+
+def redis_config(config: RedisConfig, spec: SpecKey) -> Group:
+    """redis.conf settings of one Redis group (spec `spec`: redis.config or cache.config)."""
+    return Group(
+        "redis.conf settings.",
+        {
+            "maxmemory": Param(
+                config.maxmemory,
+                "Dataset memory limit (Redis units).",
+                MAXMEMORY,
+                (*spec, "maxmemory"),
+            ),
+            "maxmemoryPolicy": Param(
+                config.maxmemory_policy,
+                "Eviction policy; allkeys-* can evict sessions.",
+                eviction_policy(),
+                (*spec, "maxmemoryPolicy"),
+            ),
+            "save": Param(
+                config.save,
+                "RDB snapshot points; empty disables them.",
+                {"type": "string", "pattern": r"^(\s*[0-9]+\s+[0-9]+)*\s*$"},
+                (*spec, "save"),
+            ),
+            "appendonly": Param(
+                config.appendonly, "Append-only file persistence.", BOOLEAN, (*spec, "appendonly")
+            ),
+            "tcpKeepalive": Param(
+                config.tcp_keepalive,
+                "TCP keepalive seconds.",
+                integer(0),
+                (*spec, "tcpKeepalive"),
+            ),
+            "minReplicasToWrite": Param(
+                config.min_replicas_to_write,
+                "ha: writes need this many connected, non-lagging replicas"
+                " (0 disables); bounds what a partitioned old master can lose.",
+                integer(0),
+                (*spec, "minReplicasToWrite"),
+            ),
+            "minReplicasMaxLag": Param(
+                config.min_replicas_max_lag,
+                "ha: seconds without an acknowledgement before a replica counts as lagging.",
+                integer(1),
+                (*spec, "minReplicasMaxLag"),
             ),
         },
     )

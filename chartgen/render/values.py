@@ -22,22 +22,20 @@ from chartgen.render.value_parts import (
     BOOLEAN,
     FREE_LIST,
     FREE_OBJECT,
-    MAXMEMORY,
     PORT,
     STRING,
     enum,
-    eviction_policy,
     integer,
     persistence,
     placement,
     probe,
+    redis_config,
     resources,
 )
 from chartgen.topology.constraints import placeholder_spec, spec_property
 from chartgen.topology.model import (
     Image,
     Redis,
-    RedisConfig,
     Sentinel,
     Tls,
     Topology,
@@ -161,55 +159,6 @@ def _tls(tls: Tls) -> dict[str, Node]:
     }
 
 
-def _redis_config(config: RedisConfig) -> Group:
-    spec = ("redis", "config")
-    return Group(
-        "redis.conf settings.",
-        {
-            "maxmemory": Param(
-                config.maxmemory,
-                "Dataset memory limit (Redis units).",
-                MAXMEMORY,
-                (*spec, "maxmemory"),
-            ),
-            "maxmemoryPolicy": Param(
-                config.maxmemory_policy,
-                "Eviction policy; allkeys-* can evict sessions.",
-                eviction_policy(),
-                (*spec, "maxmemoryPolicy"),
-            ),
-            "save": Param(
-                config.save,
-                "RDB snapshot points; empty disables them.",
-                {"type": "string", "pattern": r"^(\s*[0-9]+\s+[0-9]+)*\s*$"},
-                (*spec, "save"),
-            ),
-            "appendonly": Param(
-                config.appendonly, "Append-only file persistence.", BOOLEAN, (*spec, "appendonly")
-            ),
-            "tcpKeepalive": Param(
-                config.tcp_keepalive,
-                "TCP keepalive seconds.",
-                integer(0),
-                (*spec, "tcpKeepalive"),
-            ),
-            "minReplicasToWrite": Param(
-                config.min_replicas_to_write,
-                "ha: writes need this many connected, non-lagging replicas"
-                " (0 disables); bounds what a partitioned old master can lose.",
-                integer(0),
-                (*spec, "minReplicasToWrite"),
-            ),
-            "minReplicasMaxLag": Param(
-                config.min_replicas_max_lag,
-                "ha: seconds without an acknowledgement before a replica counts as lagging.",
-                integer(1),
-                (*spec, "minReplicasMaxLag"),
-            ),
-        },
-    )
-
-
 def _redis(redis: Redis, zones: int) -> dict[str, Node]:
     return {
         "redis": Group(
@@ -222,7 +171,7 @@ def _redis(redis: Redis, zones: int) -> dict[str, Node]:
                     ("redis", "replicas"),
                 ),
                 "port": Param(redis.port, "Redis port.", PORT, ("ports", "redis")),
-                "config": _redis_config(redis.config),
+                "config": redis_config(redis.config, ("redis", "config")),
                 "extraConfig": extra_config(),
                 "resources": resources(redis.resources, "redis", ("redis", "resources")),
                 "persistence": persistence(redis.persistence, ("redis", "persistence")),
@@ -355,7 +304,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_sentinel(model.sentinel, model.zones),
         **endpoint_values(model.endpoint, model.zones),
         **sessions_values(model.sessions),
-        **cache_values(model.cache),
+        **cache_values(model.cache, model.cache_group),
         **auth_values(model.auth),
         **_tls(model.tls),
     }

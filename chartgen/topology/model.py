@@ -123,6 +123,19 @@ class Cache:
 
 
 @dataclass(frozen=True)
+class CacheGroup:
+    """The service cache's own Redis group (databases.cache.group: separate); with `shared` the
+    cache lives on the sessions' group and these settings are unused."""
+
+    separate: bool
+    master_set: str
+    replicas: int
+    config: RedisConfig
+    resources: Resources
+    persistence: Persistence
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     description: str
@@ -176,6 +189,7 @@ class Topology:
     endpoint: Endpoint
     sessions: Sessions
     cache: Cache
+    cache_group: CacheGroup
     roles: tuple[Role, ...]
     auth: Auth
     tls: Tls
@@ -195,6 +209,40 @@ def _resources(raw: dict[str, Any]) -> Resources:
         str(raw["limits"]["memory"]),
         str(raw["requests"]["ephemeral-storage"]),
         str(raw["limits"]["ephemeral-storage"]),
+    )
+
+
+def _redis_config(config: dict[str, Any]) -> RedisConfig:
+    return RedisConfig(
+        maxmemory=str(config["maxmemory"]),
+        maxmemory_policy=config["maxmemoryPolicy"],
+        save=config.get("save", ""),
+        appendonly=config.get("appendonly", True),
+        tcp_keepalive=config.get("tcpKeepalive", 300),
+        min_replicas_to_write=config.get("minReplicasToWrite", 0),
+        min_replicas_max_lag=config.get("minReplicasMaxLag", 10),
+    )
+
+
+def _persistence(raw: dict[str, Any]) -> Persistence:
+    return Persistence(
+        enabled=raw["enabled"],
+        size=str(raw["size"]),
+        storage_class=raw.get("storageClass", ""),
+        access_modes=tuple(raw.get("accessModes", ("ReadWriteOnce",))),
+    )
+
+
+def _cache_group(spec: dict[str, Any]) -> CacheGroup:
+    raw = spec.get("cache", spec_default(("cache",)))
+    group = spec["databases"]["cache"].get("group", spec_default(("databases", "cache", "group")))
+    return CacheGroup(
+        separate=group == "separate",
+        master_set=raw["masterSet"],
+        replicas=raw["replicas"],
+        config=_redis_config(raw["config"]),
+        resources=_resources(raw["resources"]),
+        persistence=_persistence(raw["persistence"]),
     )
 
 
@@ -282,22 +330,9 @@ def build_model(spec: dict[str, Any]) -> Topology:
         redis=Redis(
             replicas=redis["replicas"],
             port=spec["ports"]["redis"],
-            config=RedisConfig(
-                maxmemory=str(config["maxmemory"]),
-                maxmemory_policy=config["maxmemoryPolicy"],
-                save=config.get("save", ""),
-                appendonly=config.get("appendonly", True),
-                tcp_keepalive=config.get("tcpKeepalive", 300),
-                min_replicas_to_write=config.get("minReplicasToWrite", 0),
-                min_replicas_max_lag=config.get("minReplicasMaxLag", 10),
-            ),
+            config=_redis_config(config),
             resources=_resources(redis["resources"]),
-            persistence=Persistence(
-                enabled=persistence["enabled"],
-                size=str(persistence["size"]),
-                storage_class=persistence.get("storageClass", ""),
-                access_modes=tuple(persistence.get("accessModes", ("ReadWriteOnce",))),
-            ),
+            persistence=_persistence(persistence),
             termination_grace_period_seconds=grace_period(spec),
             handover_seconds=redis.get(
                 "handoverSeconds", spec_default(("redis", "handoverSeconds"))
@@ -340,6 +375,7 @@ def build_model(spec: dict[str, Any]) -> Topology:
             cleanup_batch_size=cache["cleanupBatchSize"],
             max_entries_per_service=cache["maxEntriesPerService"],
         ),
+        cache_group=_cache_group(spec),
         roles=tuple(
             Role(
                 name,

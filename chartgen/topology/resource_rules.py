@@ -22,33 +22,52 @@ MAXMEMORY_SHARE_OF_LIMIT = Decimal("0.75")
 REQUEST_SHARE_OF_MAXMEMORY = Decimal("1.25")
 
 
+def cache_separate(spec: dict[str, Any]) -> bool:
+    """The service cache runs on a Redis group of its own (databases.cache.group: separate)."""
+    group = spec["databases"]["cache"].get("group", spec_default(("databases", "cache", "group")))
+    return bool(group == "separate")
+
+
+def data_groups(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(spec key, settings) of every Redis group that runs: redis, and cache when separate."""
+    yield "redis", spec["redis"]
+    if cache_separate(spec):
+        yield "cache", spec.get("cache", spec_default(("cache",)))
+
+
 def maxmemory_limit(spec: dict[str, Any]) -> Iterator[Finding]:
     """maxmemory must be set and stay below the container memory limit, or the kernel OOM-kills
-    Redis before Redis evicts anything."""
-    config = spec["redis"]["config"]
-    maxmemory = redis_bytes(str(config["maxmemory"]))
-    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
-    if maxmemory == 0:
-        yield ("redis", "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
-    elif maxmemory >= limit:
-        yield (
-            ("redis", "config", "maxmemory"),
-            (
-                f"{config['maxmemory']} is not below the memory limit "
-                f"{spec['redis']['resources']['limits']['memory']}"
-            ),
-        )
+    Redis before Redis evicts anything (each Redis group: redis, and cache when separate)."""
+    for key, group in data_groups(spec):
+        config = group["config"]
+        maxmemory = redis_bytes(str(config["maxmemory"]))
+        limit = k8s_quantity(group["resources"]["limits"]["memory"])
+        if maxmemory == 0:
+            yield (key, "config", "maxmemory"), "0 means unlimited: Redis grows until OOM-killed"
+        elif maxmemory >= limit:
+            yield (
+                (key, "config", "maxmemory"),
+                (
+                    f"{config['maxmemory']} is not below the memory limit "
+                    f"{group['resources']['limits']['memory']}"
+                ),
+            )
 
 
 def maxmemory_headroom(spec: dict[str, Any]) -> Iterator[Finding]:
     """BGSAVE and AOF rewrites fork: keep maxmemory within 75% of the memory limit."""
-    config = spec["redis"]["config"]
+    for key, group in data_groups(spec):
+        yield from _headroom(key, group)
+
+
+def _headroom(key: str, group: dict[str, Any]) -> Iterator[Finding]:
+    config = group["config"]
     maxmemory = redis_bytes(str(config["maxmemory"]))
-    limit = k8s_quantity(spec["redis"]["resources"]["limits"]["memory"])
+    limit = k8s_quantity(group["resources"]["limits"]["memory"])
     persistent = bool(config.get("save", "").strip()) or config.get("appendonly", True)
     if persistent and 0 < maxmemory < limit and maxmemory > limit * MAXMEMORY_SHARE_OF_LIMIT:
         yield (
-            ("redis", "config", "maxmemory"),
+            (key, "config", "maxmemory"),
             (
                 f"{config['maxmemory']} leaves less than 25% of the memory limit for fork "
                 "copy-on-write during snapshots"
@@ -77,13 +96,26 @@ def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
     """Redis has one maxmemory-policy per instance, not per database: every policy but
     noeviction can evict live sessions (DB 0) to make room for cache entries (DB 1). noeviction
     never evicts; writes beyond maxmemory fail with OOM instead, so the cache must stay bounded
-    (its cleanup job caps entries per service) or live in a Redis instance of its own."""
+    (its cleanup job caps entries per service) or live in a Redis group of its own
+    (databases.cache.group: separate), whose policy (cache.config.maxmemoryPolicy, e.g.
+    allkeys-lru) evicts cache entries only and is not checked here."""
     policy = spec["redis"]["config"]["maxmemoryPolicy"]
     if policy == "noeviction":
         return
+    if cache_separate(spec):
+        yield (
+            ("redis", "config", "maxmemoryPolicy"),
+            (
+                f"{policy} evicts live sessions: the cache has a Redis group of its own, so "
+                "only sessions, refresh tokens and their per-user indexes are here to evict; "
+                "use noeviction (writes beyond maxmemory then fail with OOM instead)"
+            ),
+        )
+        return
     way_out = (
         "; only noeviction never evicts a session (writes beyond maxmemory then fail with OOM, "
-        "so keep the cache bounded or give it a Redis instance of its own)"
+        "so keep the cache bounded or give it a Redis group of its own: "
+        "databases.cache.group: separate)"
     )
     if policy == "volatile-ttl":
         session_ttl = spec["databases"]["sessions"]["sessionTtlSeconds"]
@@ -102,14 +134,19 @@ def eviction_policy(spec: dict[str, Any]) -> Iterator[Finding]:
 def memory_request(spec: dict[str, Any]) -> Iterator[Finding]:
     """The Redis memory request holds maxmemory plus 25% (allocator fragmentation, client and
     replication buffers, which maxmemory does not count): a pod using more than it requests is
-    first in line for eviction under node memory pressure."""
-    config = spec["redis"]["config"]
+    first in line for eviction under node memory pressure (each Redis group)."""
+    for key, group in data_groups(spec):
+        yield from _memory_request(key, group)
+
+
+def _memory_request(key: str, group: dict[str, Any]) -> Iterator[Finding]:
+    config = group["config"]
     maxmemory = redis_bytes(str(config["maxmemory"]))
-    request = spec["redis"]["resources"]["requests"]["memory"]
+    request = group["resources"]["requests"]["memory"]
     needed = maxmemory * REQUEST_SHARE_OF_MAXMEMORY
     if k8s_quantity(request) < needed:
         yield (
-            ("redis", "resources", "requests", "memory"),
+            (key, "resources", "requests", "memory"),
             (
                 f"{request} is below maxmemory {config['maxmemory']} plus 25% for fragmentation "
                 f"and buffers ({math.ceil(needed / 2**20)}Mi): Redis will use more than it "
@@ -141,7 +178,11 @@ def ephemeral_data(spec: dict[str, Any]) -> Iterator[Finding]:
     """Without a volume the data lives in an emptyDir on the node's disk: the ephemeral-storage
     limit must hold two snapshots (the current one and the one being written) besides the 64Mi
     scratch volume, or the kubelet evicts the pod in the middle of a save."""
-    redis = spec["redis"]
+    for key, group in data_groups(spec):
+        yield from _ephemeral_data(key, group)
+
+
+def _ephemeral_data(key: str, redis: dict[str, Any]) -> Iterator[Finding]:
     config = redis["config"]
     saves = bool(str(config.get("save", "")).strip()) or bool(config.get("appendonly", True))
     if redis["persistence"]["enabled"] or not saves:
@@ -150,7 +191,7 @@ def ephemeral_data(spec: dict[str, Any]) -> Iterator[Finding]:
     limit = redis["resources"]["limits"]["ephemeral-storage"]
     if k8s_quantity(limit) < needed:
         yield (
-            ("redis", "resources", "limits", "ephemeral-storage"),
+            (key, "resources", "limits", "ephemeral-storage"),
             (
                 f"{limit} cannot hold two snapshots of maxmemory {config['maxmemory']} and the "
                 f"scratch volume ({math.ceil(needed / 2**20)}Mi) in the emptyDir that replaces "
@@ -198,8 +239,9 @@ def probe_timeouts(spec: dict[str, Any]) -> Iterator[Finding]:
 
 def requests_within_limits(spec: dict[str, Any]) -> Iterator[Finding]:
     """A request above its limit is rejected by the API server."""
-    for component in ("redis", "sentinel"):
-        resources = spec[component]["resources"]
+    components = [(key, group) for key, group in data_groups(spec)]
+    for component, settings in [*components, ("sentinel", spec["sentinel"])]:
+        resources = settings["resources"]
         for kind in ("cpu", "memory", "ephemeral-storage"):
             request, limit = resources["requests"][kind], resources["limits"][kind]
             if k8s_quantity(request) > k8s_quantity(limit):

@@ -17,6 +17,7 @@ from chartgen.topology.constraints import spec_default
 from chartgen.topology.load import KeyPath
 from chartgen.topology.quorum import majority
 from chartgen.topology.resource_rules import (
+    data_groups,
     ephemeral_data,
     eviction_policy,
     grace_period_budget,
@@ -122,12 +123,14 @@ def failure_domains(spec: dict[str, Any]) -> Iterator[Finding]:
 
 
 def data_pods(spec: dict[str, Any]) -> Iterator[Finding]:
-    """Standalone runs exactly one data pod; HA needs a master and at least one replica."""
-    replicas = spec["redis"]["replicas"]
-    if spec["mode"] == "standalone" and replicas != 1:
-        yield ("redis", "replicas"), f"standalone mode runs one Redis pod, not {replicas}"
-    if spec["mode"] == "ha" and replicas < 2:
-        yield ("redis", "replicas"), "ha mode needs a master and at least one replica (>= 2)"
+    """Standalone runs exactly one data pod; HA needs a master and at least one replica (each
+    Redis group: redis, and cache when databases.cache.group is separate)."""
+    for key, group in data_groups(spec):
+        replicas = group["replicas"]
+        if spec["mode"] == "standalone" and replicas != 1:
+            yield (key, "replicas"), f"standalone mode runs one Redis pod, not {replicas}"
+        if spec["mode"] == "ha" and replicas < 2:
+            yield (key, "replicas"), "ha mode needs a master and at least one replica (>= 2)"
 
 
 def _replica_write_guard(spec: dict[str, Any]) -> tuple[int, int]:
@@ -176,6 +179,17 @@ def distinct_ports(spec: dict[str, Any]) -> Iterator[Finding]:
         if port in seen:
             yield ("ports", name), f"port {port} is already used by ports.{seen[port]}"
         seen.setdefault(port, name)
+
+
+def distinct_master_sets(spec: dict[str, Any]) -> Iterator[Finding]:
+    """With the cache on its own group the Sentinels monitor two master sets, by name: the
+    names must differ, or both groups would be one set to Sentinel."""
+    groups = dict(data_groups(spec))
+    if "cache" in groups and groups["cache"]["masterSet"] == spec["sentinel"]["masterSet"]:
+        yield (
+            ("cache", "masterSet"),
+            f"{groups['cache']['masterSet']} is already sentinel.masterSet (the sessions' set)",
+        )
 
 
 def pinned_image(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -316,6 +330,7 @@ RULES: tuple[Rule, ...] = (
     Rule("ephemeral-data", "error", ephemeral_data),
     Rule("grace-period", "error", grace_period_budget),
     Rule("probe-timeouts", "error", probe_timeouts),
+    Rule("distinct-master-sets", "error", distinct_master_sets),
     Rule("pinned-image", "error", pinned_image),
     Rule("role-databases", "error", role_databases),
     Rule("token-lifetimes", "warning", token_lifetimes),

@@ -141,7 +141,8 @@ class PerPodTopology(LocalTopology):
         finally:
             os.close(fd)
 
-    def build(self, replicas: int, sentinels: int) -> None:
+    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
+        assert not cache, "per-pod addresses do not lay out the cache's own group (yet)"
         if self.tls:
             # the certificate must carry the names the pods are dialled by (rendered_dns_names)
             assert (self.tls_dir / "ca.crt").is_file(), f"put the certificates in {self.tls_dir}"

@@ -27,6 +27,7 @@ from tests.live.tls import client_context
 from tests.live.topology import (
     ADMIN,
     ADMIN_PASSWORD,
+    CACHE_SET,
     REDIS_SET,
     LocalTopology,
     live_password,
@@ -49,9 +50,13 @@ def check_lines(config: str) -> list[str]:
     return [line.strip() for line in config.splitlines() if line.strip().startswith(keep)]
 
 
-def local_config(config: str, port: int, health: int, pods: dict[str, int]) -> str:
-    """The rendered haproxy.cfg with local listeners and each server at 127.0.0.1:<its port>."""
+def local_config(
+    config: str, port: int, health: int, pods: dict[str, int], cache_port: int = 0
+) -> str:
+    """The rendered haproxy.cfg with local listeners and each server at 127.0.0.1:<its port>
+    (the cache's frontend, when rendered, at `cache_port`)."""
     config = re.sub(r"(?m)^(\s*bind) :6379$", rf"\1 127.0.0.1:{port}", config)
+    config = re.sub(r"(?m)^(\s*bind) :6380$", rf"\1 127.0.0.1:{cache_port}", config)
     config = re.sub(r"(?m)^(\s*bind) :8404$", rf"\1 127.0.0.1:{health}", config)
 
     def server(match: re.Match[str]) -> str:
@@ -67,6 +72,7 @@ class LocalEndpoint:
     config: str  # as rendered
     port: int = field(default_factory=free_port)
     health: int = field(default_factory=free_port)
+    cache_port: int = field(default_factory=free_port)  # the cache group's frontend
     process: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
     tls: ssl.SSLContext | None = None  # clients speak TLS through the endpoint to Redis
@@ -87,7 +93,9 @@ class LocalEndpoint:
     def start(self, topology: LocalTopology) -> None:
         """On 127.0.0.1 beside a LocalTopology: each server line becomes 127.0.0.1:<pod port>."""
         pods = {f"{REDIS_SET}-{i}": pod.port for i, pod in enumerate(topology.redis)}
-        self._launch(local_config(self.config, self.port, self.health, pods), None)
+        pods |= {f"{CACHE_SET}-{i}": pod.port for i, pod in enumerate(topology.cache)}
+        config = local_config(self.config, self.port, self.health, pods, self.cache_port)
+        self._launch(config, None)
 
     def start_per_pod(self, topology: PerPodTopology, dns: HostsDns) -> None:
         """As a pod of a PerPodTopology: its own address and the chart's port, and the server
@@ -140,11 +148,11 @@ class LocalEndpoint:
         staging.write_text("\n".join(passwords))
         os.replace(staging, self.root / "auth" / "PROBE_PASSWORD")
 
-    def serving(self) -> str | None:
-        """The data pod (`address:port`) a new connection through the endpoint reaches, None
-        if the endpoint refuses it."""
+    def serving(self, frontend: int | None = None) -> str | None:
+        """The data pod (`address:port`) a new connection through the endpoint (its `frontend`
+        port, by default the sessions' one) reaches, None if the endpoint refuses it."""
         try:
-            with Resp(self.port, host=self.host, timeout=2, tls=self.tls) as conn:
+            with Resp(frontend or self.port, host=self.host, timeout=2, tls=self.tls) as conn:
                 return connected_server(conn)
         except (OSError, ConnectionError, RespError):
             return None

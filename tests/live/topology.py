@@ -27,6 +27,8 @@ from chartgen.engines import helm
 from tests.live.ports import free_port
 
 REDIS_SET = "sessions-session-database-redis"
+# the cache's own group (cache.group: separate)
+CACHE_SET = "sessions-session-database-cache"
 SENTINEL_SET = "sessions-session-database-sentinel"
 SENTINEL_SERVICE = "sessions-session-database-sentinel"
 
@@ -132,12 +134,14 @@ class Pod:
 
 @dataclass
 class LocalTopology:
-    """One Redis StatefulSet and one Sentinel StatefulSet, as processes."""
+    """One Redis StatefulSet and one Sentinel StatefulSet (and the cache's own Redis
+    StatefulSet, when built with cache pods), as processes."""
 
     root: Path
     objects: list[helm.RenderedObject]
     redis: list[Pod] = field(default_factory=list)
     sentinels: list[Pod] = field(default_factory=list)
+    cache: list[Pod] = field(default_factory=list)
 
     def _object(self, kind: str, name: str) -> dict[str, Any]:
         return next(o.body for o in self.objects if o.kind == kind and o.name == name)
@@ -212,22 +216,26 @@ class LocalTopology:
         env.update(paths)
         return env
 
-    def build(self, replicas: int, sentinels: int) -> None:
-        """Lay out `replicas` data pods and `sentinels` Sentinels (0 for standalone)."""
+    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
+        """Lay out `replicas` data pods, `sentinels` Sentinels (0 for standalone) and `cache`
+        pods of the cache's own group (a chart rendered with cache.group separate)."""
         self._write_secret()
         secret = {"AUTH_POLL_SECONDS": "1"}
         if self.tls:
             assert (self.tls_dir / "ca.crt").is_file(), f"put the certificates in {self.tls_dir}"
             secret["TLS_DIR"] = str(self.tls_dir)
-        redis_dir = self._files(REDIS_SET, "redis-config")
         redis_env0 = {i["name"]: i.get("value", "") for i in self.container(REDIS_SET)["env"]}
         redis_ports = [free_port() for _ in range(replicas)]
+        cache_ports = [free_port() for _ in range(cache)]
         sentinel_ports = [free_port() for _ in range(sentinels)]
         address: dict[str, int] = {}
         ha_paths: dict[str, str] = {}
         if "ANNOUNCE_HOST" in redis_env0:  # ha mode; with sentinels=0 no Sentinel answers
             suffix = redis_env0["ANNOUNCE_HOST"].split(".", 1)[1]  # <headless>.<ns>.svc.<domain>
             address = {f"{REDIS_SET}-{i}.{suffix}": p for i, p in enumerate(redis_ports)}
+            if cache:
+                cache_suffix = suffix.replace(REDIS_SET, CACHE_SET, 1)
+                address |= {f"{CACHE_SET}-{i}.{cache_suffix}": p for i, p in enumerate(cache_ports)}
             # the Sentinel ClusterIP Service: any ready Sentinel answers; locally the first one
             service_port = sentinel_ports[0] if sentinels else free_port()
             address[redis_env0["SENTINEL_HOST"]] = service_port
@@ -241,35 +249,43 @@ class LocalTopology:
             address |= {
                 f"{SENTINEL_SET}-{i}.{sentinel_suffix}": p for i, p in enumerate(sentinel_ports)
             }
-        for i, port in enumerate(redis_ports):
-            data, runtime = self.root / f"redis-{i}" / "data", self.root / f"redis-{i}" / "run"
-            data.mkdir(parents=True)
-            runtime.mkdir(parents=True)
-            env = self._env(
-                REDIS_SET,
-                f"{REDIS_SET}-{i}",
-                address,
-                {
-                    "CONFIG_FILE": str(redis_dir / "redis.conf"),
-                    "RUNTIME_DIR": str(runtime),
-                    "DATA_DIR": str(data),
-                    "REDIS_PORT": str(port),
-                    **ha_paths,
-                    **secret,
-                    "AUTH_DIR": str(self.auth_dir(REDIS_SET)),
-                },
-            )
-            if self.tls:
-                TLS_PORTS[port] = self.tls_dir / "ca.crt"
-            self.redis.append(
-                Pod(
-                    f"redis-{i}",
-                    port,
-                    env,
-                    ["/bin/sh", str(redis_dir / "start-redis.sh")],
-                    self.root / f"redis-{i}.log",
+        groups = [(REDIS_SET, "redis", redis_ports, self.redis)]
+        if cache:
+            groups.append((CACHE_SET, "cache", cache_ports, self.cache))
+        for statefulset, prefix, ports, pods in groups:
+            config_dir = self._files(statefulset, f"{prefix}-config")
+            seed = {"SEED_PORT": str(ports[0])} if ha_paths else {}
+            for i, port in enumerate(ports):
+                data = self.root / f"{prefix}-{i}" / "data"
+                runtime = self.root / f"{prefix}-{i}" / "run"
+                data.mkdir(parents=True)
+                runtime.mkdir(parents=True)
+                env = self._env(
+                    statefulset,
+                    f"{statefulset}-{i}",
+                    address,
+                    {
+                        "CONFIG_FILE": str(config_dir / "redis.conf"),
+                        "RUNTIME_DIR": str(runtime),
+                        "DATA_DIR": str(data),
+                        "REDIS_PORT": str(port),
+                        **ha_paths,
+                        **seed,
+                        **secret,
+                        "AUTH_DIR": str(self.auth_dir(statefulset)),
+                    },
                 )
-            )
+                if self.tls:
+                    TLS_PORTS[port] = self.tls_dir / "ca.crt"
+                pods.append(
+                    Pod(
+                        f"{prefix}-{i}",
+                        port,
+                        env,
+                        ["/bin/sh", str(config_dir / "start-redis.sh")],
+                        self.root / f"{prefix}-{i}.log",
+                    )
+                )
         for i, port in enumerate(sentinel_ports):
             runtime = self.root / f"sentinel-{i}" / "run"
             runtime.mkdir(parents=True)
@@ -327,6 +343,11 @@ class LocalTopology:
         pod.start(["--bind", "127.0.0.1"])
         wait_for(lambda: self.probe(REDIS_SET, pod, "readinessProbe"), f"{pod.name} ready")
 
+    def start_cache(self, index: int) -> None:
+        pod = self.cache[index]
+        pod.start(["--bind", "127.0.0.1"])
+        wait_for(lambda: self.probe(CACHE_SET, pod, "readinessProbe"), f"{pod.name} ready")
+
     def start_sentinel(self, index: int) -> None:
         pod = self.sentinels[index]
         pod.start(["--bind", "127.0.0.1"])
@@ -336,18 +357,20 @@ class LocalTopology:
         """Like OrderedReady StatefulSets: one pod at a time, each ready before the next."""
         for index in range(len(self.redis)):
             self.start_redis(index)
+        for index in range(len(self.cache)):
+            self.start_cache(index)
         for index in range(len(self.sentinels)):
             self.start_sentinel(index)
 
     def stop(self) -> None:
-        for pod in [*self.sentinels, *self.redis]:
+        for pod in [*self.sentinels, *self.redis, *self.cache]:
             pod.kill()
             TLS_PORTS.pop(pod.port, None)
 
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.log.read_text() if p.log.exists() else ''}"
-            for p in [*self.redis, *self.sentinels]
+            for p in [*self.redis, *self.cache, *self.sentinels]
         )
 
     def agreed_master(self) -> str | None:
@@ -359,6 +382,14 @@ class LocalTopology:
         return ":".join(
             cli(pod.port, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"]).splitlines()
         )
+
+    def agreed_master_of(self, master_set: str) -> str | None:
+        """host:port of the master of `master_set` every Sentinel names, or None."""
+        views = {
+            ":".join(cli(s.port, "SENTINEL", "get-master-addr-by-name", master_set).splitlines())
+            for s in self.sentinels
+        }
+        return views.pop() if len(views) == 1 and "" not in views else None
 
 
 @contextmanager

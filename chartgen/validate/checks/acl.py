@@ -60,7 +60,8 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     evaluated by Redis 7.0 ACL semantics (the command table of the real server): its commands on
     its key patterns in its databases, no other database, no foreign key, none of the commands
     reserved from roles; and each side has the chart's own identities, the default user as the
-    spec says."""
+    spec says. With the cache on its own group (cache.group: separate) neither group has the
+    roles of the other's database only (app on the cache group, cache on the sessions')."""
     spec = ctx.validated
     if isinstance(spec, SpecError):
         return  # the spec check reports it
@@ -69,16 +70,23 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
         if isinstance(result, str):
             continue
         mode = str(ctx.values(env).get("mode", model.mode))
+        separate = (ctx.values(env).get("cache") or {}).get("group") == "separate"
         for obj in result:
             if obj.kind != "ConfigMap" or "users.acl" not in (obj.body.get("data") or {}):
                 continue
             labels = obj.body["metadata"].get("labels", {})
             side = "sentinel" if labels.get(COMPONENT) == "sentinel" else "server"
-            yield from _check_side(ctx, env, obj, side, mode, model)
+            yield from _check_side(ctx, env, obj, side, mode, model, separate)
 
 
 def _check_side(
-    ctx: ValidateContext, env: str, obj: RenderedObject, side: str, mode: str, model: Topology
+    ctx: ValidateContext,
+    env: str,
+    obj: RenderedObject,
+    side: str,
+    mode: str,
+    model: Topology,
+    separate: bool = False,
 ) -> Iterator[Problem]:
     users = _users(obj)
 
@@ -95,8 +103,16 @@ def _check_side(
         yield problem("default", f"is {default[0]}, but the spec's auth.defaultUser says {state}")
     if side != "server":
         return
+    # With the cache on its own group each group holds one database: the roles of the other
+    # one only must not exist there.
+    component = obj.body["metadata"].get("labels", {}).get(COMPONENT)
+    absent = {"cache": "sessions", "redis": "cache" if separate else ""}.get(str(component), "")
     for role in model.roles:
         rules = users.get(role.name)
+        if absent and set(role.databases) == {absent}:
+            if rules is not None:
+                yield problem(role.name, f"on the {component} group, which holds no {absent}")
+            continue
         if rules is None:
             yield problem(role.name, "missing: the spec declares this role")
             continue

@@ -46,6 +46,13 @@ REQUIRED = (
     Flow("client", "sentinel", "sentinel", "clients discover the master"),
     Flow("client", "endpoint", "redis", "clients that do not speak Sentinel use the endpoint"),
     Flow("endpoint", "redis", "redis", "the endpoint checks role:master and forwards"),
+    # the cache's own group (cache.group: separate); absent components are skipped
+    Flow("cache", "cache", "redis", "replication between cache pods"),
+    Flow("sentinel", "cache", "redis", "Sentinel monitors and reconfigures cache pods"),
+    Flow("cache", "sentinel", "sentinel", "a starting cache pod asks the Sentinels for its master"),
+    Flow("client", "cache", "redis", "clients use the cache pods"),
+    Flow("client", "endpoint", "cache", "clients reach the cache through its endpoint"),
+    Flow("endpoint", "cache", "redis", "the endpoint checks the cache's role:master and forwards"),
 )
 
 

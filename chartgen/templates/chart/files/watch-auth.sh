@@ -73,8 +73,10 @@ reload() {
       fi
       ;;
     sentinel)
-      as_reloader "$(password_of SENTINEL_AUTH_PASSWORD)" SENTINEL SET "$MASTER_SET" auth-pass \
-        || return 1
+      for set in $MASTER_SET ${CACHE_MASTER_SET:-}; do
+        as_reloader "$(password_of SENTINEL_AUTH_PASSWORD)" SENTINEL SET "$set" auth-pass \
+          || return 1
+      done
       as_reloader "$(password_of SENTINEL_PEER_PASSWORD)" SENTINEL CONFIG SET sentinel-pass \
         || return 1
       ;;

@@ -34,6 +34,31 @@ Resource names stay within 52 characters so StatefulSet pod labels fit in 63.
 {{- printf "%s-redis-headless" (include "session-database.fullname" .) }}
 {{- end }}
 
+{{/* The service cache's own Redis group (cache.group: separate): StatefulSet, headless
+Service and its master endpoint Service. */}}
+{{- define "session-database.cache.fullname" -}}
+{{- printf "%s-cache" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{- define "session-database.cache.headless" -}}
+{{- printf "%s-cache-headless" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{- define "session-database.cache.service" -}}
+{{- printf "%s-cache-service" (include "session-database.fullname" .) }}
+{{- end }}
+
+{{/* The HAProxy port of the cache's frontend (cache.group: separate): the one after the Redis
+port; <fullname>-cache-service maps the Redis port to it. */}}
+{{- define "session-database.endpoint.cachePort" -}}
+{{- add1 (int .Values.redis.port) }}
+{{- end }}
+
+{{/* "true" when the cache runs on its own Redis group. */}}
+{{- define "session-database.cache.separate" -}}
+{{- eq .Values.cache.group "separate" }}
+{{- end }}
+
 {{- define "session-database.sentinel.fullname" -}}
 {{- printf "%s-sentinel" (include "session-database.fullname" .) }}
 {{- end }}
@@ -122,7 +147,7 @@ in the pods rolls no StatefulSet (and fails no master over). */}}
 app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 app.kubernetes.io/part-of: {{ include "session-database.name" .context }}
 {{- /* the component's podLabels over commonLabels; never the chart's own keys */}}
-{{- $component := index .context.Values .component | default dict }}
+{{- $component := .values | default (index .context.Values .component) | default dict }}
 {{- $extra := merge (dict) (deepCopy ($component.podLabels | default dict)) (deepCopy (.context.Values.commonLabels | default dict)) }}
 {{- with omit $extra "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" }}
 {{ toYaml . }}
