@@ -65,5 +65,7 @@ def sentinel(t: Target, metric: str, values: str, index: int = 0, **extra: str) 
     return selector(metric, {**t.sentinel_labels(index), **extra}), values
 
 
-def container(t: Target, metric: str, values: str, component: str = "redis", **extra: str) -> Series:
+def container(
+    t: Target, metric: str, values: str, component: str = "redis", **extra: str
+) -> Series:
     return selector(metric, {**t.container_labels(component, 0), **extra}), values

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chartgen.monitoring.alerts import GROUP_BY, INHIBIT_EQUAL
+from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL
 from chartgen.monitoring.promtool_tests import RULES_FILE, TESTS_FILE, dump, unit_tests
 from chartgen.monitoring.rules import concrete, helm_groups, rule_groups
 from chartgen.monitoring.series import Target
@@ -34,6 +34,8 @@ def monitoring_context(model: Topology) -> dict[str, Any]:
         "severities": list(SEVERITIES),
         "group_by": list(GROUP_BY),
         "inhibit_equal": list(INHIBIT_EQUAL),
+        "alerts": list(ALERTS),
+        "external": sorted({metric for alert in ALERTS for metric in alert.external}),
     }
 
 

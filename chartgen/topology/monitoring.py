@@ -43,9 +43,7 @@ def monitoring_model(spec: dict[str, Any]) -> Monitoring:
         mode=str(setting(raw, "mode")),
         selector_labels=tuple(sorted(dict(setting(raw, "selectorLabels")).items())),
         runbook_url=str(setting(raw, "runbookUrl")),
-        alerts=tuple(
-            (name, int(setting(alerts, "alerts", name))) for name in threshold_names()
-        ),
+        alerts=tuple((name, int(setting(alerts, "alerts", name))) for name in threshold_names()),
         group_wait=str(setting(manager, "alertmanager", "groupWait")),
         group_interval=str(setting(manager, "alertmanager", "groupInterval")),
         repeat_interval=str(setting(manager, "alertmanager", "repeatInterval")),
