@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 
 from chartgen.engines import helm
 from chartgen.monitoring.alerts import ALERTS
+from chartgen.monitoring.promtool_tests import dump
 from chartgen.validate.checks.crd_schema import validator
 from tests.conftest import CHART, ENVIRONMENTS, MONITORING, install_values
 from tests.tools import go_tool
@@ -31,7 +32,7 @@ def tool(name: str, package: str) -> str:
 
 
 def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def render(environment: str, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -49,6 +50,13 @@ def render(environment: str, extra: dict[str, Any] | None = None) -> list[dict[s
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     (found,) = [o for o in objects if o["kind"] == kind]
     return found
+
+
+def configmap(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """The bundled mode's ConfigMap data."""
+    (found,) = [o for o in objects if o["metadata"]["name"] == f"{RELEASE}-monitoring"]
+    data: dict[str, str] = found["data"]
+    return data
 
 
 def generated(environment: str, name: str) -> Any:
@@ -137,8 +145,7 @@ def test_bundled_mode_ships_the_same_rules_and_an_alertmanager_yml_amtool_accept
         {"monitoring": {"mode": "bundled", "alertmanager": {"receivers": receivers}}},
     )
     assert not [o for o in objects if o["apiVersion"].startswith("monitoring.coreos.com")]
-    data = one([o for o in objects if o["kind"] == "ConfigMap"
-                and o["metadata"]["name"] == f"{RELEASE}-monitoring"], "ConfigMap")["data"]
+    data = configmap(objects)
     assert YAML_SAFE.load(data["rules.yaml"]) == generated("production", "rules.yaml")
     config = tmp_path / "alertmanager.yml"
     config.write_text(data["alertmanager.yml"])
@@ -217,14 +224,9 @@ def test_operator_mode_alertmanagerconfig_matches_the_bundled_routing(tmp_path: 
     extra = {"monitoring": {"alertmanager": {"receivers": receivers}}}
     operator = one(render("staging", extra), "AlertmanagerConfig")["spec"]
     bundled_extra = {"monitoring": {**extra["monitoring"], "mode": "bundled"}}
-    bundled = [
-        o for o in render("staging", bundled_extra)
-        if o["metadata"]["name"] == f"{RELEASE}-monitoring"
-    ][0]["data"]["alertmanager.yml"]  # fmt: skip
+    bundled = configmap(render("staging", bundled_extra))["alertmanager.yml"]
     assert _plain(operator) == YAML_SAFE.load(bundled)
     config = tmp_path / "alertmanager.yml"
-    from chartgen.monitoring.promtool_tests import dump
-
     config.write_bytes(dump(_plain(operator)))
     checked = run(amtool, "check-config", str(config))
     assert checked.returncode == 0, checked.stdout + checked.stderr
