@@ -32,7 +32,9 @@ def tool(name: str, package: str) -> str:
 
 
 def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        command, check=False, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def render(environment: str, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
