@@ -14,6 +14,7 @@ from pathlib import Path
 from chartgen.errors import DriftError, Problem
 from chartgen.render.argocd import render_argocd
 from chartgen.render.chart import ChartSources, render_chart
+from chartgen.render.monitoring import monitoring_files
 from chartgen.topology.model import build_model
 from chartgen.topology.resolve import ValidatedSpec, resolve
 from chartgen.writer import compare, write_trees_atomically
@@ -38,6 +39,11 @@ class BuildContext:
         """The Argo CD objects: <out>/../k8s/argocd (generated/k8s/argocd by default)."""
         return self.argocd_out or self.out_root.parent / "k8s" / "argocd"
 
+    @property
+    def monitoring_dir(self) -> Path:
+        """Rules and promtool tests per environment: <out>/../monitoring."""
+        return self.out_root.parent / "monitoring"
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -46,12 +52,16 @@ class BuildResult:
     warnings: tuple[Problem, ...]
     argocd_dir: Path | None = None  # None: the spec has no argocd section
     argocd_files: dict[str, bytes] = field(default_factory=dict)
+    monitoring_dir: Path | None = None
+    monitoring_files: dict[str, bytes] = field(default_factory=dict)
 
     def trees(self) -> dict[Path, dict[str, bytes]]:
         """Every output directory with its files."""
         trees = {self.chart_dir: self.files}
         if self.argocd_dir is not None:
             trees[self.argocd_dir] = self.argocd_files
+        if self.monitoring_dir is not None:
+            trees[self.monitoring_dir] = self.monitoring_files
         return trees
 
 
@@ -83,6 +93,11 @@ def render_argocd_validated(spec: ValidatedSpec) -> dict[str, bytes]:
     return render_argocd(base, environments)
 
 
+def render_monitoring_validated(spec: ValidatedSpec) -> dict[str, bytes]:
+    """Each environment's rule groups and promtool tests, in memory."""
+    return monitoring_files({name: build_model(data) for name, data in spec.environments.items()})
+
+
 def render(ctx: BuildContext) -> BuildResult:
     """Validate the spec and render the chart in memory; nothing is written."""
     spec = resolve(ctx.spec, ctx.environments_dir, ctx.root)
@@ -90,7 +105,10 @@ def render(ctx: BuildContext) -> BuildResult:
     chart_dir = ctx.out_root / str(spec.base["chart"]["name"])
     argocd = render_argocd_validated(spec)
     argocd_dir = ctx.argocd_dir if argocd else None
-    return BuildResult(chart_dir, files, spec.warnings, argocd_dir, argocd)
+    monitoring = render_monitoring_validated(spec)
+    return BuildResult(
+        chart_dir, files, spec.warnings, argocd_dir, argocd, ctx.monitoring_dir, monitoring
+    )
 
 
 def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:

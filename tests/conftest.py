@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "values" / "topology.yaml"
 CHART = REPO / "generated" / "helm" / "session-database"
 ARGOCD = REPO / "generated" / "k8s" / "argocd"
+MONITORING = REPO / "generated" / "monitoring"
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -29,9 +30,11 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def project(workspace: Path) -> Path:
-    """values/, the committed chart and Argo CD objects, copied: a tree a test may break."""
+    """values/, the committed chart, Argo CD objects and rule tests, copied: a tree a test may
+    break."""
     shutil.copytree(CHART, workspace / "generated/helm/session-database")
     shutil.copytree(ARGOCD, workspace / "generated/k8s/argocd")
+    shutil.copytree(MONITORING, workspace / "generated/monitoring")
     return workspace
 
 

@@ -15,7 +15,7 @@ import pytest
 from chartgen.errors import SpecError
 from chartgen.pipeline import BuildContext, build, render
 from chartgen.writer import read_tree
-from tests.conftest import ARGOCD, REPO, SPEC
+from tests.conftest import ARGOCD, MONITORING, REPO, SPEC
 
 
 def test_whole_chart_snapshot(snapshot: Any) -> None:
@@ -48,6 +48,9 @@ def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
     assert first.argocd_dir == tmp_path / "a" / "k8s" / "argocd"
     assert read_tree(first.argocd_dir) == read_tree(tmp_path / "b/k8s/argocd")
     assert read_tree(first.argocd_dir) == first.argocd_files == read_tree(ARGOCD)
+    assert first.monitoring_dir == tmp_path / "a" / "monitoring"
+    assert read_tree(first.monitoring_dir) == read_tree(tmp_path / "b/monitoring")
+    assert read_tree(first.monitoring_dir) == first.monitoring_files == read_tree(MONITORING)
 
 
 def test_build_does_not_depend_on_hash_seed_or_cwd(tmp_path: Path) -> None:

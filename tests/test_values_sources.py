@@ -26,6 +26,7 @@ from chartgen.topology.constraints import (
     spec_property,
 )
 from chartgen.topology.model import build_model
+from chartgen.topology.monitoring import threshold_names
 from chartgen.topology.resolve import resolve
 from chartgen.topology.schema import topology_schema
 from chartgen.topology.units import k8s_quantity, redis_bytes
@@ -130,6 +131,23 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
         for probe in probes
         for timing in TIMINGS
     },
+    # alerting (spec section monitoring): every key sets the value of the same name
+    **{
+        ("monitoring", *key.split(".")): f"monitoring.{key}"
+        for key in (
+            "mode",
+            "selectorLabels",
+            "runbookUrl",
+            *(f"alerts.{name}" for name in threshold_names()),
+            "alertmanager.groupWait",
+            "alertmanager.groupInterval",
+            "alertmanager.repeatInterval",
+            *(
+                f"alertmanager.receivers.{severity}.webhookUrls"
+                for severity in ("critical", "warning", "info")
+            ),
+        )
+    },
 }
 # Resources that became required spec keys (no default: every spec says them).
 REQUIRED_PARAMETERS: dict[SpecKey, str] = {
@@ -170,12 +188,15 @@ REQUIRED_PARAMETERS: dict[SpecKey, str] = {
 # Spec keys that shape a Helm value's default without being its source: the stop budget
 # (terminationGracePeriodSeconds, unless given) follows the hand-over and the final save.
 GRACE = {"redis.terminationGracePeriodSeconds"}
+RUNBOOK = {"monitoring.runbookUrl"}
 DERIVED: dict[SpecKey, set[str]] = {
     ("chart", "name"): {"networkPolicy.clients"},
     ("mode",): GRACE,
     ("redis", "config", "maxmemory"): GRACE,
     ("redis", "handoverSeconds"): GRACE,
     ("redis", "shutdownSaveMBps"): GRACE,
+    # the runbook links point into the git repository Argo CD deploys from
+    **{("argocd", "source", key): RUNBOOK for key in ("kind", "repoURL", "targetRevision", "path")},
     # declared zones make the zone spread required for both components
     ("placement", "zones"): {
         "redis.topologySpread.whenUnsatisfiable",

@@ -13,6 +13,7 @@ from chartgen.render.argocd import SYNC_WAVES
 from chartgen.render.auth import auth_context
 from chartgen.render.extension_values import OWNED_DIRECTIVES, extension_context
 from chartgen.render.jinja import environment
+from chartgen.render.monitoring import monitoring_context
 from chartgen.render.params import diff, emit_yaml, flatten, to_schema
 from chartgen.render.values import pinned_values, values_tree
 from chartgen.topology.model import Topology
@@ -82,6 +83,7 @@ def render_chart(
         "sync_waves": SYNC_WAVES,
         "extensions": extension_context(),
         "extension_directives": list(OWNED_DIRECTIVES),
+        "monitoring": monitoring_context(base),
     }
     files: dict[str, str] = {
         "values.yaml": _values_file(base, sources),

@@ -16,6 +16,7 @@ from chartgen.render.extension_values import (
     pod_extensions,
     security_context,
 )
+from chartgen.render.monitoring_values import monitoring_values
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
 from chartgen.render.value_parts import (
@@ -307,6 +308,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **cache_values(model.cache, model.cache_group),
         **auth_values(model.auth),
         **_tls(model.tls),
+        **monitoring_values(model),
     }
 
 

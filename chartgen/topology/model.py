@@ -9,6 +9,7 @@ from chartgen.topology.argocd import ArgoCD, argocd_model
 from chartgen.topology.budgets import grace_period
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.endpoint import Endpoint, endpoint_model
+from chartgen.topology.monitoring import Monitoring, monitoring_model
 from chartgen.topology.quorum import majority
 
 
@@ -194,6 +195,7 @@ class Topology:
     auth: Auth
     tls: Tls
     zones: int
+    monitoring: Monitoring
     argocd: ArgoCD | None = None
 
     @property
@@ -389,5 +391,6 @@ def build_model(spec: dict[str, Any]) -> Topology:
         auth=_auth(spec),
         tls=_tls(spec),
         zones=spec.get("placement", {}).get("zones", spec_default(("placement", "zones"))),
+        monitoring=monitoring_model(spec),
         argocd=argocd_model(spec),
     )

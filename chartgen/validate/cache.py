@@ -78,6 +78,8 @@ def cache_key(
     _hash_tree(digest, "chart", chart_dir, skip)
     # the Argo CD objects beside the chart (drift and crd-schema read them)
     _hash_tree(digest, "argocd", chart_dir.parent.parent / "k8s" / "argocd", skip)
+    # the rules and promtool tests beside the chart (drift reads them)
+    _hash_tree(digest, "monitoring", chart_dir.parent.parent / "monitoring", skip)
     if config is not None:
         _hash_tree(digest, "config", config, skip)
     _hash_tree(digest, "package", PACKAGE, skip)

@@ -183,6 +183,11 @@ class ValidateContext:
         """The Argo CD objects the build writes beside the chart (pipeline.BuildContext)."""
         return self.chart_root.parent / "k8s" / "argocd"
 
+    @property
+    def monitoring_dir(self) -> Path:
+        """Rules and promtool tests per environment, as `chartgen build` writes them."""
+        return self.chart_root.parent / "monitoring"
+
     @cached_property
     def argocd_objects(self) -> list[ArgoObject]:
         """Every object of generated/k8s/argocd/*.yaml, decoded as Kubernetes decodes it, with

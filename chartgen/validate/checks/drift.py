@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from chartgen.errors import ChartgenError, Location, Problem, SpecError
 from chartgen.topology.load import display_path
@@ -13,9 +14,14 @@ SEVERITY = "error"
 
 
 def check(ctx: ValidateContext) -> Iterator[Problem]:
-    """The committed chart and Argo CD objects (generated/k8s/argocd/) are byte for byte what
-    the spec builds (run `chartgen build`)."""
-    from chartgen.pipeline import BuildContext, render_argocd_validated, render_validated
+    """The committed chart, Argo CD objects (generated/k8s/argocd/) and rule tests
+    (generated/monitoring/) are byte for byte what the spec builds (run `chartgen build`)."""
+    from chartgen.pipeline import (
+        BuildContext,
+        render_argocd_validated,
+        render_monitoring_validated,
+        render_validated,
+    )
     from chartgen.writer import compare
 
     spec = ctx.validated
@@ -33,13 +39,19 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
         yield ctx.problem(ctx.chart_location(path), path, "missing: the spec builds this file")
     for path in drift.extra:
         yield ctx.problem(ctx.chart_location(path), path, "not produced by the spec")
+    yield from _tree(ctx, render_monitoring_validated(spec), ctx.monitoring_dir)
     argocd = render_argocd_validated(spec)
-    if not argocd:
-        return
+    if argocd:
+        yield from _tree(ctx, argocd, ctx.argocd_dir)
+
+
+def _tree(ctx: ValidateContext, files: dict[str, bytes], out_dir: Path) -> Iterator[Problem]:
+    from chartgen.writer import compare
+
     try:
-        drift = compare(argocd, ctx.argocd_dir)
+        drift = compare(files, out_dir)
     except ChartgenError as error:
-        yield ctx.problem(Location(display_path(ctx.argocd_dir, ctx.root), 1, 1), "", str(error))
+        yield ctx.problem(Location(display_path(out_dir, ctx.root), 1, 1), "", str(error))
         return
     for label, paths in (
         ("differs from what the spec builds", drift.changed),
@@ -47,5 +59,5 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
         ("not produced by the spec", drift.extra),
     ):
         for path in paths:
-            where = Location(display_path(ctx.argocd_dir / path, ctx.root), 1, 1)
+            where = Location(display_path(out_dir / path, ctx.root), 1, 1)
             yield ctx.problem(where, path, label)

@@ -1,0 +1,22 @@
+"""The alert list: the single source of the chart's PrometheusRule (both modes), the runbook in
+the chart README and the generated promtool unit tests (see alert.py for the placeholders)."""
+
+from __future__ import annotations
+
+from chartgen.monitoring.alert import Alert
+from chartgen.monitoring.critical import CRITICAL
+from chartgen.monitoring.warning import INFO, WARNING
+
+ALERTS: tuple[Alert, ...] = (*CRITICAL, *WARNING, *INFO)
+SEVERITY_GROUPS: tuple[tuple[str, tuple[Alert, ...]], ...] = (
+    ("critical", CRITICAL),
+    ("warning", WARNING),
+    ("info", INFO),
+)
+
+# Alertmanager: one receiver per severity; a critical alert silences the warnings of the same
+# namespace, service and instance (an instance that is down also has no replication, ...).
+INHIBIT_EQUAL = ("namespace", "service", "instance")
+GROUP_BY = ("alertname", "namespace", "service")
+
+__all__ = ["ALERTS", "GROUP_BY", "INHIBIT_EQUAL", "SEVERITY_GROUPS", "Alert"]

@@ -1,0 +1,71 @@
+"""The label shape the alerts assume, and test series in it.
+
+Every exporter series carries `namespace` and `service` (the headless Service the pods are
+scraped through, as a ServiceMonitor sets them) plus `pod` and `instance`; cAdvisor and
+kube-state-metrics series carry `namespace`, `pod` and `container`. A release is told apart by
+namespace and service, so two releases in one cluster never mix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Series = tuple[str, str]  # (series selector, promtool values)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One release: its namespace and full name (Helm's <fullname>)."""
+
+    namespace: str
+    fullname: str
+    network: int = 0  # third octet of its pods' addresses (distinct per release)
+
+    @property
+    def data_service(self) -> str:
+        return f"{self.fullname}-redis-headless"
+
+    @property
+    def sentinel_service(self) -> str:
+        return f"{self.fullname}-sentinel-headless"
+
+    def data_labels(self, index: int) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "service": self.data_service,
+            "pod": f"{self.fullname}-redis-{index}",
+            "instance": f"10.0.{self.network}.{10 + index}:9121",
+        }
+
+    def sentinel_labels(self, index: int) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "service": self.sentinel_service,
+            "pod": f"{self.fullname}-sentinel-{index}",
+            "instance": f"10.0.{self.network}.{50 + index}:9121",
+        }
+
+    def container_labels(self, component: str, index: int) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "pod": f"{self.fullname}-{component}-{index}",
+            "container": component,
+        }
+
+
+def selector(metric: str, labels: dict[str, str]) -> str:
+    body = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    return f"{metric}{{{body}}}"
+
+
+def data(t: Target, metric: str, values: str, index: int = 0, **extra: str) -> Series:
+    return selector(metric, {**t.data_labels(index), **extra}), values
+
+
+def sentinel(t: Target, metric: str, values: str, index: int = 0, **extra: str) -> Series:
+    return selector(metric, {**t.sentinel_labels(index), **extra}), values
+
+
+def container(
+    t: Target, metric: str, values: str, component: str = "redis", **extra: str
+) -> Series:
+    return selector(metric, {**t.container_labels(component, 0), **extra}), values

@@ -1,0 +1,50 @@
+"""The monitoring part of the chart's template context, and the files generated beside the
+chart for each environment (generated/monitoring/<env>/): the rule groups a release of the
+deployment guide's names gets, and their promtool unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL
+from chartgen.monitoring.promtool_tests import RULES_FILE, TESTS_FILE, dump, unit_tests
+from chartgen.monitoring.rules import concrete, helm_groups, rule_groups
+from chartgen.monitoring.series import Target
+from chartgen.render.monitoring_values import runbook_url
+from chartgen.topology.model import Topology
+from chartgen.topology.monitoring import SEVERITIES
+
+# The deployment guide's release and namespace (helm install session-database ...
+# --namespace session-database); the generated files show what that release gets.
+GUIDE_RELEASE = "session-database"
+GUIDE_NAMESPACE = "session-database"
+
+
+def guide_fullname(model: Topology) -> str:
+    """Helm's <fullname> of the guide's release (the release name holds the chart name)."""
+    name = model.chart.name
+    fullname = GUIDE_RELEASE if name in GUIDE_RELEASE else f"{GUIDE_RELEASE}-{name}"
+    return fullname[:42].rstrip("-")
+
+
+def monitoring_context(model: Topology) -> dict[str, Any]:
+    return {
+        "groups": helm_groups(model.chart.name, model),
+        "severities": list(SEVERITIES),
+        "group_by": list(GROUP_BY),
+        "inhibit_equal": list(INHIBIT_EQUAL),
+        "alerts": list(ALERTS),
+        "external": sorted({metric for alert in ALERTS for metric in alert.external}),
+    }
+
+
+def monitoring_files(environments: Mapping[str, Topology]) -> dict[str, bytes]:
+    """<env>/rules.yaml and <env>/rules.test.yaml for every environment."""
+    files: dict[str, bytes] = {}
+    for name, model in sorted(environments.items()):
+        fullname = guide_fullname(model)
+        values = concrete(model, Target(GUIDE_NAMESPACE, fullname), runbook_url(model))
+        files[f"{name}/{RULES_FILE}"] = dump(rule_groups(values, fullname))
+        files[f"{name}/{TESTS_FILE}"] = dump(unit_tests(values))
+    return files
