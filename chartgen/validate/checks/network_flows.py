@@ -46,6 +46,8 @@ REQUIRED = (
     Flow("client", "sentinel", "sentinel", "clients discover the master"),
     Flow("client", "endpoint", "redis", "clients that do not speak Sentinel use the endpoint"),
     Flow("endpoint", "redis", "redis", "the endpoint checks role:master and forwards"),
+    Flow("maintenance", "redis", "redis", "the cleanup jobs work on the master"),
+    Flow("maintenance", "sentinel", "sentinel", "cleanup jobs ask Sentinels for the master"),
 )
 
 
