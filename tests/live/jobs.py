@@ -56,7 +56,10 @@ def job_command(
         (scripts / key).write_text(text)
     for item in pod_volume(pod, "auth")["secret"]["items"]:
         (auth / item["path"]).write_text(live_password(item["key"]))
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {
+        item["name"]: item["value"] if "value" in item else _ref(local, item)
+        for item in container["env"]
+    }
     env.update(
         {
             "PATH": os.environ["PATH"],
@@ -73,6 +76,16 @@ def job_command(
         env["TLS_DIR"] = str(local.tls_dir)
     command = [c.replace("/scripts/", f"{scripts}/") for c in container["command"]]
     return command, env
+
+
+def _ref(local: LocalTopology, item: dict[str, Any]) -> str:
+    """An env item's value from the ConfigMap key it references."""
+    ref = item["valueFrom"]["configMapKeyRef"]
+    configmap = next(
+        o.body for o in local.objects if o.kind == "ConfigMap" and o.name == ref["name"]
+    )
+    value: str = configmap["data"][ref["key"]]
+    return value
 
 
 def pod_volume(pod: dict[str, Any], name: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 # unix milliseconds):
 #   1. drops entries whose key (cache:<service>:<key>) is gone (expired or deleted), a page of
 #      BATCH_SIZE at a time: ZRANGE, one EXISTS per entry, ZREM of the gone ones;
-#   2. enforces MAX_ENTRIES_PER_SERVICE, least recently used first, BATCH_SIZE at a time: one
+#   2. enforces CACHE_MAX_ENTRIES_PER_SERVICE, least recently used first, BATCH_SIZE at a time: one
 #      MULTI reads and removes the lowest ranks and returns the count left, so the choice and
 #      the removal are one atomic step (an entry touched meanwhile has a new score and stays);
 #      entries removed beyond the limit because others left meanwhile are put back (ZADD NX,
@@ -62,17 +62,17 @@ drop_gone() {
   done
 }
 
-# trim INDEX PREFIX: down to MAX_ENTRIES_PER_SERVICE, least recently used first.
+# trim INDEX PREFIX: down to CACHE_MAX_ENTRIES_PER_SERVICE, least recently used first.
 trim() {
   card "$1"
-  while [ "$left" -gt "$MAX_ENTRIES_PER_SERVICE" ]; do
-    n=$((left - MAX_ENTRIES_PER_SERVICE))
+  while [ "$left" -gt "$CACHE_MAX_ENTRIES_PER_SERVICE" ]; do
+    n=$((left - CACHE_MAX_ENTRIES_PER_SERVICE))
     [ "$n" -le "$BATCH_SIZE" ] || n=$BATCH_SIZE
     printf 'x\tmulti\tMULTI\nx\tlru\tZRANGE %s 0 %d WITHSCORES\nx\ttrim\tZREMRANGEBYRANK %s 0 %d\nx\tcard\tZCARD %s\nx\texec\tEXEC\n' \
       "$1" $((n - 1)) "$1" $((n - 1)) "$1" > "$work/plan"
     exchange_or_fail "$work/plan" "$work/trimmed" "trimming $1"
     # EXEC's reply, flattened: "member","score",... then the removed count, then ZCARD
-    awk -F '\t' -v index_key="$1" -v prefix="$2" -v max="$MAX_ENTRIES_PER_SERVICE" -v safe="$SAFE" '
+    awk -F '\t' -v index_key="$1" -v prefix="$2" -v max="$CACHE_MAX_ENTRIES_PER_SERVICE" -v safe="$SAFE" '
       $2 == "exec" {
         n = split($4, f, ",")
         pairs = 0

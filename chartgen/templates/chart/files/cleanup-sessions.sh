@@ -3,8 +3,9 @@
 # per-user index (user:<uid>:sessions, user:<uid>:refresh; sorted sets scored by expiry in unix
 # milliseconds), in batches of BATCH_SIZE indexes:
 #   1. drops entries whose expiry has passed (ZREMRANGEBYSCORE up to the master's clock);
-#   2. drops entries whose key (session:<sid>, refresh:<token>) is gone: EXISTS, then ZREM; ids
-#      are never reused, so a gone key never comes back;
+#   2. drops entries whose key (session:<sid>, refresh:<token>) is gone: one EXISTS of all the
+#      index's keys, one per key only where some are gone, then ZREM; ids are never reused, so
+#      a gone key never comes back;
 #   3. enforces MAX_SESSIONS_PER_USER / MAX_REFRESH_TOKENS_PER_USER, oldest (earliest expiry)
 #      first: one MULTI reads and removes the ranks below the newest <limit> entries, so the
 #      choice and the removal are one atomic step against the index as it is then (a session
@@ -38,27 +39,40 @@ for batch in "$work"/batch.*; do
       print tag "\tmembers\tZRANGE " $0 " 0 " (k - 1)
     }' "$batch" > "$work/plan"
   exchange_or_fail "$work/plan" "$work/read" "reading the indexes"
-  # 2. which keys are gone: one EXISTS per member (the reply tells which)
+  # 2. are all of an index's keys there? one EXISTS of all of them (the usual answer: yes)
   awk -F '\t' -v safe="$SAFE" '
     $2 == "expired" && $4 ~ /^[0-9]+$/ { expired += $4 }
     $2 == "members" {
       indexes++
       split($1, t, " ")
       n = split($4, m, ",")
+      members = keys = ""
       for (i = 1; i <= n; i++) {
         member = m[i]
         if (member !~ /^".*"$/) continue
         gsub(/^"|"$/, "", member)
-        if (member ~ safe) print $1 "\t" member "\tEXISTS " t[2] member
+        if (member !~ safe) continue
+        members = members " " member
+        keys = keys " " t[2] member
       }
+      if (keys != "") print $1 "\t" substr(members, 2) "\tEXISTS" keys
     }
     END { print indexes + 0, expired + 0 > "/dev/stderr" }' "$work/read" > "$work/plan" 2> "$work/counts"
   read -r batch_indexes batch_expired < "$work/counts"
   indexes=$((indexes + batch_indexes))
   expired=$((expired + batch_expired))
+  exchange_or_fail "$work/plan" "$work/counted" "counting the keys"
+  # where some are gone: one EXISTS per key (the reply tells which)
+  awk -F '\t' '{
+    n = split($2, m, " ")
+    if ($4 == n) { print $1 "\t" n > "/dev/stderr"; next }
+    split($1, t, " ")
+    for (i = 1; i <= n; i++) print $1 "\t" m[i] "\tEXISTS " t[2] m[i]
+  }' "$work/counted" > "$work/plan" 2> "$work/complete"
   exchange_or_fail "$work/plan" "$work/exists" "checking the keys"
   # 3. gone members out of their index; the live ones counted against the limit
   awk -F '\t' '
+    FILENAME ~ /complete$/ { live[$1] += $2; next }
     $4 == "0" { split($1, t, " "); print $1 "\tgone\tZREM " t[1] " " $2 }
     $4 == "1" { live[$1]++ }
     END {
@@ -71,7 +85,7 @@ for batch in "$work"/batch.*; do
           print tag "\texec\tEXEC"
         }
       }
-    }' "$work/exists" > "$work/plan"
+    }' "$work/complete" "$work/exists" > "$work/plan"
   exchange_or_fail "$work/plan" "$work/trimmed" "removing gone and surplus entries"
   # 4. the keys of the entries the transactions removed from their index
   awk -F '\t' -v safe="$SAFE" '
