@@ -7,12 +7,13 @@ entries); 10 % of the users hold 3 sessions over the limit. Meanwhile an applica
 reads a random session and renews every tenth (HGETALL; MULTI PEXPIRE + ZADD XX EXEC), one
 request at a time. Figures per variant:
   - duration and throughput: index entries handled per second, entries removed;
-  - the slowest single command the server ran (SLOWLOG of every command >= 50 us);
+  - the slowest single command of the cleanup and of the application (SLOWLOG, >= 50 us);
   - the application's p50 / p99 / max latency while it ran (and with nothing running).
 Variants: the chart's files/cleanup-sessions.sh exactly as shipped (its CronJob's container,
 as the `cleanup` user); a naive cleanup (SCAN, then per index one command at a time: ZRANGE,
 EXISTS and ZREM per member, ZRANGE + DEL + ZREM over the limit; not atomic) over one
-connection; and redis-benchmark's pipelined SET/GET rate (-P 16) on the same server.
+connection, in a process of its own; and redis-benchmark's pipelined SET/GET rate (-P 16) on
+the same server.
 
 Run: python benchmarks/cleanup_bench.py [--users 10000] [--full]   (--full: 100,000 users, about
 1,000,000 index entries; redis-server and redis-cli from Debian)
@@ -91,6 +92,7 @@ class Workload:
     def run(self) -> None:
         rng = random.Random(7)
         with admin(self.port) as conn:
+            conn.call("CLIENT", "SETNAME", "app")
             n = 0
             while not self.stop.is_set():
                 uid = f"u{rng.randrange(self.users)}"
@@ -136,6 +138,7 @@ def naive_cleanup(port: int) -> int:
     """SCAN, then per index one command at a time; returns entries removed."""
     removed = 0
     with admin(port) as conn:
+        conn.call("CLIENT", "SETNAME", "naive")
         cursor = "0"
         while True:
             cursor, keys = conn.call("SCAN", cursor, "MATCH", "user:*", "COUNT", 1000)
@@ -155,13 +158,28 @@ def naive_cleanup(port: int) -> int:
                 return removed
 
 
-def slowest(conn: Resp) -> tuple[int, str]:
-    """The longest SLOWLOG entry: (microseconds, command)."""
-    entries = conn.call("SLOWLOG", "GET", -1)
-    if not entries:
-        return 0, "none >= 50 us"
-    top = max(entries, key=lambda e: e[2])
-    return int(top[2]), " ".join(str(a) for a in top[3][:2])
+def naive_process(port: int) -> int:
+    """naive_cleanup in a process of its own, as a job would run (not sharing this one's GIL
+    with the application client)."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--naive", str(port)], capture_output=True, text=True, check=True
+    )
+    return int(result.stdout.split()[-1])
+
+
+def slowest(conn: Resp) -> tuple[str, str]:
+    """The longest SLOWLOG entries of the cleanup (any client but the application) and of the
+    application: "microseconds (command key)"."""
+    entries = conn.call("SLOWLOG", "GET", -1) or []
+
+    def top(of_app: bool) -> str:
+        mine = [e for e in entries if (e[5] == "app") == of_app and e[3][0] != "SLOWLOG"]
+        if not mine:
+            return "none >= 50"
+        entry = max(mine, key=lambda e: e[2])
+        return f"{entry[2]} ({' '.join(str(a) for a in entry[3][:2])})"
+
+    return top(False), top(True)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -173,7 +191,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--full", action="store_true", help="100,000 users (~1,000,000 entries)")
+    parser.add_argument("--naive", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.naive:
+        print(naive_cleanup(args.naive))
+        return
     users = 100_000 if args.full else args.users
     require_binaries()
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +216,7 @@ def main() -> None:
                     conn.call("SLOWLOG", "RESET")
                     outcome: list[int | None] = []
                     elapsed, lat = with_workload(port, users, lambda: outcome.append(action()))
-                    micros, command = slowest(conn)
+                    cleanup_top, app_top = slowest(conn)
                     removed = outcome[0]
                     rows.append(
                         (
@@ -202,7 +224,8 @@ def main() -> None:
                             f"{elapsed:.1f}",
                             f"{entries / elapsed:,.0f}" if removed is not None else "-",
                             f"{removed:,}" if removed is not None else "-",
-                            f"{micros} ({command})",
+                            cleanup_top,
+                            app_top,
                             f"{percentile(lat, 0.5):.2f}",
                             f"{percentile(lat, 0.99):.2f}",
                             f"{max(lat):.1f}",
@@ -225,7 +248,7 @@ def main() -> None:
 
                 measure("application alone (10 s)", idle)
                 measure("chart cleanup-sessions.sh", chart_job)
-                measure("naive SCAN + per-key DEL", lambda: naive_cleanup(port))
+                measure("naive SCAN + per-key DEL", lambda: naive_process(port))
             bench = subprocess.run(
                 ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "--user", ADMIN,
                  "-a", ADMIN_PASSWORD, "-t", "set,get", "-P", "16", "-n", "200000", "-q"],
@@ -233,19 +256,21 @@ def main() -> None:
             )  # fmt: skip
         finally:
             local.stop()
+    report(users, rows, bench.stdout)
+
+
+def report(users: int, rows: list[tuple[str, ...]], bench: str) -> None:
     print(f"\nsession cleanup, {users:,} users (redis-server {redis_version()}, 127.0.0.1)\n")
     header = (
-        "variant", "seconds", "entries/s", "removed", "slowest command (us)",
-        "app p50 ms", "app p99 ms", "app max ms", "app req/s",
+        "variant", "seconds", "entries/s", "removed", "slowest cleanup cmd (us)",
+        "slowest app cmd (us)", "app p50 ms", "app p99 ms", "app max ms", "app req/s",
     )  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
     rates = [
-        line.strip()
-        for line in bench.stdout.replace("\r", "\n").splitlines()
-        if "per second" in line
+        line.strip() for line in bench.replace("\r", "\n").splitlines() if "per second" in line
     ]
     print("\nredis-benchmark -P 16 (same server): " + "; ".join(rates))
     ops = [float(x.split(":")[1].split()[0]) for x in rates if ":" in x]

@@ -19,8 +19,9 @@ HOUR_MS = 3_600_000
 
 
 def _master_port(local: LocalTopology) -> int:
+    wait_for(lambda: local.agreed_master() is not None, "the Sentinels to agree on a master", 60)
     agreed = local.agreed_master()
-    assert agreed, "the Sentinels agree on no master"
+    assert agreed
     return int(agreed.rsplit(":", 1)[1])
 
 

@@ -100,7 +100,12 @@ exchange() {
 
 # exchange_or_fail PLAN OUT WHAT
 exchange_or_fail() {
-  exchange "$1" "$2" || fail "$3: $(head -c 200 "$work/stderr" | tr '\n' ' ')no complete reply from $target"
+  exchange "$1" "$2" || fail "$3: no complete reply from $target ($(first_error))"
+}
+
+# first_error: the first line redis-cli wrote to stderr, short and without quotes.
+first_error() {
+  head -n 1 "$work/stderr" | cut -c 1-120 | tr -d '"'
 }
 
 # scan_keys PATTERN OUT: every key matching PATTERN, by SCAN in steps of SCAN_COUNT (never
@@ -110,10 +115,10 @@ scan_keys() {
   : > "$2"
   while :; do
     cleanup_cli --csv SCAN "$cursor" MATCH "$1" COUNT "${SCAN_COUNT:-1000}" \
-      > "$work/scanned" 2> "$work/stderr" || fail "SCAN $1 failed: $(head -c 200 "$work/stderr")"
+      > "$work/scanned" 2> "$work/stderr" || fail "SCAN $1 failed ($(first_error))"
     # one line: "cursor","key",...
     cursor=$(sed -n '1s/^"\([0-9]*\)".*/\1/p' "$work/scanned")
-    case "$cursor" in ''|*[!0-9]*) fail "SCAN $1: $(head -c 200 "$work/scanned" "$work/stderr")" ;; esac
+    case "$cursor" in ''|*[!0-9]*) fail "SCAN $1: no cursor from $target ($(first_error))" ;; esac
     sed -n '1s/^"[0-9]*",*//p' "$work/scanned" | tr ',' '\n' | sed -n 's/^"\(.*\)"$/\1/p' \
       | grep -E "$SAFE" >> "$2" || true
     [ "$cursor" != 0 ] || break
