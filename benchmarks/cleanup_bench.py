@@ -208,6 +208,8 @@ def main() -> None:
         try:
             with admin(port) as conn:
                 conn.call("CONFIG", "SET", "slowlog-max-len", "100000")
+                # the data set, not development's memory limit, decides the size
+                conn.call("CONFIG", "SET", "maxmemory", "0")
                 # every command of 50 us or more (all of them would slow the server down)
                 conn.call("CONFIG", "SET", "slowlog-log-slower-than", "50")
 

@@ -61,12 +61,18 @@ def conn(server: LocalTopology) -> Iterator[Resp]:
         connection.close()
 
 
-def sessions_job(server: LocalTopology, **env: str) -> Any:
-    return run_job(server, "session-cleanup", server.redis[0].port, env=env)
+# the host's /bin/sh (dash) and coreutils, and BusyBox's sh and applets (the Alpine image's)
+SHELLS = ["dash", "busybox"]
 
 
-def cache_job(server: LocalTopology, **env: str) -> Any:
-    return run_job(server, "cache-cleanup", server.redis[0].port, env=env)
+def sessions_job(server: LocalTopology, shell: str = "dash", **env: str) -> Any:
+    port = server.redis[0].port
+    return run_job(server, "session-cleanup", port, env=env, busybox=shell == "busybox")
+
+
+def cache_job(server: LocalTopology, shell: str = "dash", **env: str) -> Any:
+    port = server.redis[0].port
+    return run_job(server, "cache-cleanup", port, env=env, busybox=shell == "busybox")
 
 
 def members(conn: Resp, key: str, db: int = SESSIONS_DB) -> list[str]:
@@ -113,10 +119,13 @@ def seed_sessions(conn: Resp) -> int:
     return now
 
 
-def test_session_cleanup_enforces_the_contract(server: LocalTopology, conn: Resp) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_session_cleanup_enforces_the_contract(
+    server: LocalTopology, conn: Resp, shell: str
+) -> None:
     seed_sessions(conn)
     before = snapshot(conn, SESSIONS_DB)
-    run = sessions_job(server)
+    run = sessions_job(server, shell)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = run.summary
     assert summary["job"] == "session-cleanup" and summary["status"] == "ok", run.stdout
@@ -150,14 +159,17 @@ def test_session_cleanup_enforces_the_contract(server: LocalTopology, conn: Resp
 
     # a second run changes nothing but its own record
     after = snapshot(conn, SESSIONS_DB)
-    again = sessions_job(server)
+    again = sessions_job(server, shell)
     assert again.returncode == 0 and again.summary["removed"] == "0", again.stdout
     unchanged = snapshot(conn, SESSIONS_DB)
     data = {k: v for k, v in after.items() if not k.startswith("maintenance:")}
     assert {k: v for k, v in unchanged.items() if not k.startswith("maintenance:")} == data
 
 
-def test_cache_cleanup_keeps_the_most_recently_used(server: LocalTopology, conn: Resp) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_cache_cleanup_keeps_the_most_recently_used(
+    server: LocalTopology, conn: Resp, shell: str
+) -> None:
     now = server_ms(conn)
     conn.call("SELECT", CACHE_DB)
     commands: list[list[str | int]] = []
@@ -174,7 +186,7 @@ def test_cache_cleanup_keeps_the_most_recently_used(server: LocalTopology, conn:
     alive = [f"k{key}" for key in order if key % 10]
     conn.call("SELECT", 0)
 
-    run = cache_job(server)
+    run = cache_job(server, shell)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = run.summary
     assert (summary["services"], summary["gone"], summary["evicted"]) == ("2", "11", "50")
@@ -190,7 +202,7 @@ def test_cache_cleanup_keeps_the_most_recently_used(server: LocalTopology, conn:
     assert conn.call("GET", "maintenance:cache-cleanup:removed") == "61"
     conn.call("SELECT", 0)
     before = snapshot(conn, CACHE_DB)
-    again = cache_job(server)
+    again = cache_job(server, shell)
     assert again.returncode == 0 and again.summary["removed"] == "0", again.stdout
     assert {k: v for k, v in snapshot(conn, CACHE_DB).items() if "maintenance:" not in k} == {
         k: v for k, v in before.items() if "maintenance:" not in k
@@ -241,7 +253,7 @@ def test_a_run_alongside_writes_loses_no_live_session(server: LocalTopology, con
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        run = sessions_job(server, BATCH_SIZE="50")
+        run = sessions_job(server, "busybox", BATCH_SIZE="50")
     finally:
         stop.set()
         thread.join(timeout=30)

@@ -19,8 +19,12 @@ from tests.tools import go_tool
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 STATEFULSETS = {"sessions-session-database-redis", "sessions-session-database-sentinel"}
 ENDPOINT = "sessions-session-database-endpoint"  # ha mode only
+CRONJOBS = {
+    "sessions-session-database-session-cleanup",
+    "sessions-session-database-cache-cleanup",
+}
 # check id -> the workloads checkov may skip it on (chart README, Linters)
-CHECKOV_WAIVERS = {"CKV_K8S_43": {*STATEFULSETS, ENDPOINT}}
+CHECKOV_WAIVERS = {"CKV_K8S_43": {*STATEFULSETS, ENDPOINT, *CRONJOBS}}
 # kube-score/ignore annotations: none needed.
 KUBE_SCORE_WAIVERS: dict[str, set[str]] = {}
 

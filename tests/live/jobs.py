@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chartgen.security.resp import Resp, RespError
@@ -40,10 +42,31 @@ def _container(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return pod, pod["containers"][0]
 
 
+def busybox_folder(root: Path) -> Path:
+    """A folder of BusyBox applets: the userland of the redis:alpine image the jobs run in."""
+    busybox = shutil.which("busybox")
+    assert busybox, (
+        "busybox is missing: apt-get install busybox (.ci/run does); the cleanup jobs run on "
+        "the Alpine image's BusyBox sh, awk, sed, cut, paste"
+    )
+    folder = root / "busybox-bin"
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+        listing = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True)
+        for applet in listing.stdout.split():
+            (folder / applet).symlink_to(busybox)
+    return folder
+
+
 def job_command(
-    local: LocalTopology, name: str, redis_port: int, sentinel_port: int | None = None
+    local: LocalTopology,
+    name: str,
+    redis_port: int,
+    sentinel_port: int | None = None,
+    busybox: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
-    """The command and env of CronJob `*name`'s container, wired to the local servers."""
+    """The command and env of CronJob `*name`'s container, wired to the local servers; with
+    `busybox`, run by BusyBox's sh with its applets first on PATH, as in the Alpine image."""
     job = cronjob(local, name)
     pod, container = _container(job)
     root = local.root / "jobs" / name
@@ -75,6 +98,10 @@ def job_command(
     if "TLS_DIR" in env:
         env["TLS_DIR"] = str(local.tls_dir)
     command = [c.replace("/scripts/", f"{scripts}/") for c in container["command"]]
+    if busybox:
+        folder = busybox_folder(local.root)
+        env["PATH"] = f"{folder}:{env['PATH']}"
+        command[0] = str(folder / "sh")
     return command, env
 
 
@@ -100,8 +127,9 @@ def run_job(
     sentinel_port: int | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 600,
+    busybox: bool = False,
 ) -> JobRun:
-    command, job_env = job_command(local, name, redis_port, sentinel_port)
+    command, job_env = job_command(local, name, redis_port, sentinel_port, busybox)
     result = subprocess.run(
         command,
         env={**job_env, **(env or {})},
