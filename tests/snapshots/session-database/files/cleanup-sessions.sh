@@ -26,7 +26,12 @@ scan_keys 'user:*' "$work/indexes"
 
 indexes=0 expired=0 gone=0 over=0 deleted=0
 # The plans' first tab field: index key, then key prefix of its members and its limit.
-split -a 4 -l "$BATCH_SIZE" "$work/indexes" "$work/batch."
+# batches of BATCH_SIZE indexes, one file each (awk: BusyBox builds need not have split)
+awk -v n="$BATCH_SIZE" -v dir="$work" '{
+  file = sprintf("%s/batch.%07d", dir, int((NR - 1) / n))
+  if (file != last) { if (last != "") close(last); last = file }
+  print > file
+}' "$work/indexes"
 for batch in "$work"/batch.*; do
   [ -f "$batch" ] || continue
   # 1. expired entries out, then up to MEMBERS_PER_INDEX of what is left
