@@ -1,16 +1,32 @@
-"""The session cleanup job on the rendered production HA topology (3 data pods, 3 Sentinels):
-it finds the master through the Sentinels, and a run that a failover interrupts either
-completes or fails cleanly (one summary line, exit 1), and the next run finishes the work."""
+"""The cleanup jobs on the rendered production HA topology (3 data pods, 3 Sentinels): they
+find the master through the Sentinels (over TLS where production has it on), and a run that a
+failover interrupts either completes or fails cleanly (one summary line, exit 1), and the next
+run finishes the work."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+from chartgen.engines import helm
+from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.jobs import admin, job_command, pipeline, server_ms, session_commands
-from tests.live.topology import LocalTopology, acknowledged, wait_for
+from tests.live.topology import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    LocalTopology,
+    acknowledged,
+    cli,
+    require_binaries,
+    running,
+    tls_args,
+    wait_for,
+)
+from tests.test_live_tls import issue, make_ca
 
 pytestmark = pytest.mark.live
 
@@ -88,3 +104,40 @@ def test_cleanup_through_sentinel_survives_a_failover(topology: LocalTopology) -
             assert kept == [f"{uid}-{i}" for i in range(PER_USER - LIMIT, PER_USER)], uid
             assert conn.call("EXISTS", *[f"session:{sid}" for sid in kept]) == LIMIT
         assert conn.call("GET", "maintenance:session-cleanup:failures") == "0"
+
+
+def test_cache_cleanup_over_tls_through_sentinel(tmp_path: Path) -> None:
+    """Production as rendered (TLS on): the cache job, on BusyBox as in the image, asks the
+    Sentinels over TLS for the master and trims a service over its limit, checking the servers'
+    certificates against the mounted CA only."""
+    require_binaries()
+    extra = {**FAST_FAILOVER, "cache": {"maxEntriesPerService": 30, "cleanupBatchSize": 8}}
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=extra))
+    assert local.tls, "production renders with TLS on"
+    make_ca(tmp_path)
+    issue(local.tls_dir, serial=2001)
+    local.build(replicas=3, sentinels=3)
+    with running(local):
+        master = _master_port(local)
+        lines = [
+            f"SET cache:svc:k{i} v EX 3600\nZADD cache:svc:index {1000 + i} k{i}" for i in range(50)
+        ]
+        seeded = subprocess.run(
+            ["redis-cli", *tls_args(master), "--user", ADMIN, "-p", str(master), "-n", "1"],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "REDISCLI_AUTH": ADMIN_PASSWORD},
+        )
+        assert "ERR" not in seeded.stdout, seeded.stdout
+        command, env = job_command(local, "cache-cleanup", master, local.sentinels[0].port, True)
+        assert env["TLS_DIR"] == str(local.tls_dir)
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "evicted=20" in result.stdout and f"master=127.0.0.1:{master}" in result.stdout
+        kept = cli(master, "-n", "1", "ZRANGE", "cache:svc:index", "0", "-1").split()
+        assert kept == [f"k{i}" for i in range(20, 50)]
