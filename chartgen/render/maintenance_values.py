@@ -22,7 +22,7 @@ def maintenance_values() -> dict[str, Node]:
                 "enabled": Param(True, "Create the cleanup CronJobs.", BOOLEAN),
                 "suspend": Param(False, "Suspend both CronJobs (no new runs).", BOOLEAN),
                 "sessionBatchSize": Param(
-                    500,
+                    1000,
                     "Per-user indexes the session cleanup handles per batch (one SCAN step "
                     "and a few short command rounds).",
                     integer(1, 10000),

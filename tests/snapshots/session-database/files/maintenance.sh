@@ -3,7 +3,8 @@
 # Environment (set by the chart's maintenance target template): REDIS_DB, and either
 # SENTINEL_HOST/SENTINEL_PORT/MASTER_SET (ha: the master named by the Sentinels) or
 # REDIS_HOST/REDIS_PORT (standalone); AUTH_DIR (CLEANUP_PASSWORD, PROBE_PASSWORD), TLS_DIR when
-# TLS is on, RUNTIME_DIR (scratch space), BATCH_SIZE, CLI_TIMEOUT_SECONDS.
+# TLS is on, RUNTIME_DIR (scratch space), BATCH_SIZE, CLI_TIMEOUT_SECONDS, SCAN_COUNT (keys a
+# SCAN step looks at; default 2000: about a millisecond of the server).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -114,7 +115,7 @@ scan_keys() {
   cursor=0
   : > "$2"
   while :; do
-    cleanup_cli --csv SCAN "$cursor" MATCH "$1" COUNT "${SCAN_COUNT:-1000}" \
+    cleanup_cli --csv SCAN "$cursor" MATCH "$1" COUNT "${SCAN_COUNT:-2000}" \
       > "$work/scanned" 2> "$work/stderr" || fail "SCAN $1 failed ($(first_error))"
     # one line: "cursor","key",...
     cursor=$(sed -n '1s/^"\([0-9]*\)".*/\1/p' "$work/scanned")
