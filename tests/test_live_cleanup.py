@@ -4,6 +4,7 @@ on 127.0.0.1, on data written in the data contract's shapes (chart README, Data 
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from tests.conftest import CHART, install_values
 from tests.live.jobs import (
     admin,
     cache_commands,
+    job_command,
     pipeline,
     run_job,
     server_ms,
@@ -119,20 +121,8 @@ def seed_sessions(conn: Resp) -> int:
     return now
 
 
-@pytest.mark.parametrize("shell", SHELLS)
-def test_session_cleanup_enforces_the_contract(
-    server: LocalTopology, conn: Resp, shell: str
-) -> None:
-    seed_sessions(conn)
-    before = snapshot(conn, SESSIONS_DB)
-    run = sessions_job(server, shell)
-    assert run.returncode == 0, run.stdout + run.stderr
-    summary = run.summary
-    assert summary["job"] == "session-cleanup" and summary["status"] == "ok", run.stdout
-    # 2 expired; 1 + 3 gone; over the limit: 3 sessions and 2 refresh tokens of "over"
-    assert (summary["expired"], summary["gone"], summary["over_limit"]) == ("2", "4", "5")
-    assert summary["keys_deleted"] == "5" and summary["removed"] == "11"
-
+def assert_cleaned(conn: Resp, before: dict[str, Any]) -> None:
+    """What seed_sessions' data must look like after the cleanup."""
     # within the limits: untouched
     for key in ("user:within:sessions", "user:within:refresh"):
         assert members(conn, key) == list(before[key][::2])
@@ -147,6 +137,23 @@ def test_session_cleanup_enforces_the_contract(
     assert members(conn, "user:stale:sessions") == ["s0", "s1"]
     assert members(conn, "user:dead:sessions") == [f"d{i}" for i in range(5)]
     assert all(exists(conn, f"session:d{i}") for i in range(5))
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_session_cleanup_enforces_the_contract(
+    server: LocalTopology, conn: Resp, shell: str
+) -> None:
+    seed_sessions(conn)
+    before = snapshot(conn, SESSIONS_DB)
+    run = sessions_job(server, shell)
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = run.summary
+    assert summary["job"] == "session-cleanup" and summary["status"] == "ok", run.stdout
+    # 2 expired; 1 + 3 gone; over the limit: 3 sessions and 2 refresh tokens of "over"
+    assert (summary["expired"], summary["gone"], summary["over_limit"]) == ("2", "4", "5")
+    assert summary["keys_deleted"] == "5" and summary["removed"] == "11"
+
+    assert_cleaned(conn, before)
 
     # the run's record, for the monitoring
     conn.call("SELECT", SESSIONS_DB)
@@ -264,6 +271,23 @@ def test_a_run_alongside_writes_loses_no_live_session(server: LocalTopology, con
         assert sids, "the writer wrote nothing"
         assert sorted(members(conn, f"user:{uid}:sessions")) == sorted(sids), uid
         assert all(exists(conn, f"session:{sid}") for sid in sids), uid
+
+
+def test_two_runs_at_once_end_as_one(server: LocalTopology, conn: Resp) -> None:
+    """Forbid keeps a CronJob to one run, but a manual run or a late pod may overlap: two runs
+    at once both succeed and leave exactly what one run leaves."""
+    seed_sessions(conn)
+    before = snapshot(conn, SESSIONS_DB)
+    command, env = job_command(server, "session-cleanup", server.redis[0].port, busybox=True)
+    runs = [
+        subprocess.Popen(command, env={**env, "BATCH_SIZE": "1"}, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    # each entry removed once, by one of them
+    assert sum(int(o.split(" removed=")[-1].split()[0]) for o in outputs) == 11, outputs
+    assert_cleaned(conn, before)
 
 
 def test_cleanup_user_may_not_write_data(server: LocalTopology) -> None:
