@@ -53,6 +53,9 @@ REQUIRED = (
     Flow("client", "cache", "redis", "clients use the cache pods"),
     Flow("client", "endpoint", "cache", "clients reach the cache through its endpoint"),
     Flow("endpoint", "cache", "redis", "the endpoint checks the cache's role:master and forwards"),
+    Flow("maintenance", "redis", "redis", "the cleanup jobs work on the master"),
+    Flow("maintenance", "sentinel", "sentinel", "cleanup jobs ask Sentinels for the master"),
+    Flow("maintenance", "cache", "redis", "the cache cleanup job works on the cache master"),
 )
 
 
