@@ -263,3 +263,16 @@ def test_an_environment_chooses_the_split_in_its_overlay(project: Path) -> None:
     result = validate(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 error(s), 0 warning(s)" in result.stdout, result.stdout
+
+
+def test_the_cache_cleanup_job_follows_the_cache_to_its_own_group() -> None:
+    def job_env(objects: list[helm.RenderedObject], name: str) -> dict[str, str]:
+        job = find(objects, "CronJob", f"{FULL}-{name}")["spec"]["jobTemplate"]
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        return {item["name"]: item.get("value", "") for item in container["env"]}
+
+    shared, split = render("production"), render("production", SPLIT)
+    assert job_env(shared, "cache-cleanup")["MASTER_SET"] == "sessiondb"
+    assert job_env(split, "cache-cleanup")["MASTER_SET"] == "servicecache"
+    assert job_env(split, "session-cleanup")["MASTER_SET"] == "sessiondb"
+    assert job_env(split, "cache-cleanup")["REDIS_DB"] == "1"
