@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from chartgen.engines import helm
 from tests.conftest import CHART, FAST_FAILOVER
-from tests.live.addresses import PerPodTopology, sentinel_entries
+from tests.live.addresses import PerPodTopology, in_namespace, sentinel_entries
 from tests.live.topology import Pod, require_binaries, running, wait_for
 
 pytestmark = pytest.mark.live
@@ -81,6 +82,14 @@ def test_pods_find_each_other_by_name_on_their_own_addresses(pods: PerPodTopolog
     inode = os.stat(pods.hosts).st_ino
     pods.write_hosts()
     assert os.stat(pods.hosts).st_ino == inode  # rewritten in place: the bind mounts see it
+    # A name without a record fails at once, from the hosts file alone: no lookup goes to the
+    # machine's DNS servers (the namespace's nsswitch.conf says `hosts: files`).
+    lookup = "grep '^hosts:' /etc/nsswitch.conf; getent hosts x.invalid"
+    gone = subprocess.run(
+        in_namespace(pods.hosts, ["sh", "-c", lookup]),
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    assert gone.stdout.split() == ["hosts:", "files"] and gone.returncode == 2, gone
 
 
 def test_failover_after_a_master_kill_and_rejoin_at_a_new_address(pods: PerPodTopology) -> None:
