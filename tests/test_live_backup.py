@@ -16,6 +16,7 @@ from chartgen.engines import helm
 from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.jobs import FULLNAME, Job, Resp, snapshot, summary
 from tests.live.ports import free_port
+from tests.live.tls import issue, make_ca
 from tests.live.topology import (
     ADMIN,
     LocalTopology,
@@ -269,3 +270,33 @@ def test_helm_test_passes_on_the_release_and_fails_on_a_broken_one(
     assert result.returncode == 1
     assert "FAIL endpoint" in result.stdout
     assert ADMIN not in (job.scripts / "role-checks").read_text()
+
+
+def test_helm_test_and_backup_over_tls(tmp_path: Path) -> None:
+    require_binaries()
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=FAST_FAILOVER))
+    assert local.tls, "production renders with TLS on"
+    make_ca(tmp_path)
+    issue(local.tls_dir, serial=3003)
+    local.build(replicas=3, sentinels=3)
+    with running(local):
+        master = local.redis[0]
+        wait_for(lambda: online_replicas(master.port) == 2, "two replicas online")
+        wait_for(lambda: local.agreed_master() is not None, "Sentinels agree")
+        job = Job(local, "Pod", f"{FULLNAME}-test", tmp_path / "test-pod")
+        env = job.env(REDIS_PORT=str(master.port), SENTINEL_PORT=str(local.sentinels[0].port))
+        assert env["TLS_DIR"] == str(local.tls_dir)
+        result = job.run(env)
+        assert result.returncode == 0, result.stdout
+        assert summary(result.stdout, "helm-test:")["status"] == "ok"
+        # without TLS the servers answer nothing: every check fails
+        plain = job.run({k: v for k, v in env.items() if k != "TLS_DIR"})
+        assert plain.returncode == 1 and "FAIL endpoint" in plain.stdout
+
+        backups = tmp_path / "backups"
+        backups.mkdir()
+        backup = Job(local, "CronJob", f"{FULLNAME}-backup", tmp_path / "backup-job")
+        env = backup.env(SENTINEL_PORT=str(local.sentinels[0].port), BACKUP_DIR=str(backups))
+        result = backup.run(env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert summary(result.stdout, "backup:")["role"] == "replica"

@@ -53,6 +53,14 @@ REQUIRED = (
     Flow("client", "cache", "redis", "clients use the cache pods"),
     Flow("client", "endpoint", "cache", "clients reach the cache through its endpoint"),
     Flow("endpoint", "cache", "redis", "the endpoint checks the cache's role:master and forwards"),
+    # backup CronJob and restore Job: the RDB stream, and which replica to take it from
+    Flow("backup", "redis", "redis", "the backup streams an RDB from a data pod"),
+    Flow("backup", "sentinel", "sentinel", "the backup asks the Sentinels for an in-sync replica"),
+    # helm test pod
+    Flow("test", "endpoint", "redis", "helm test reaches the master through its endpoint"),
+    Flow("test", "endpoint", "cache", "helm test reaches the cache through its endpoint"),
+    Flow("test", "redis", "redis", "helm test checks the master Sentinel names"),
+    Flow("test", "sentinel", "sentinel", "helm test asks the Sentinels for the master"),
 )
 
 
@@ -182,8 +190,13 @@ def _name(role: str, pod: Pod) -> str:
     return f"client {dict(pod.labels)} in {pod.namespace}" if role == "client" else role
 
 
+def _template(obj: RenderedObject) -> dict[str, Any] | None:
+    """A workload's pod template, or a bare Pod (the helm test pod) as its own template."""
+    return obj.body if obj.kind == "Pod" else pod_template(obj.body)
+
+
 def _labels(obj: RenderedObject) -> dict[str, str]:
-    template = pod_template(obj.body) or {}
+    template = _template(obj) or {}
     labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
     return labels
 
@@ -192,7 +205,7 @@ def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObj
     """One representative pod per component, from the workloads' pod templates."""
     pods: dict[str, tuple[RenderedObject, Pod]] = {}
     for index, obj in enumerate(objects):
-        template = pod_template(obj.body)
+        template = _template(obj)
         if template is None:
             continue
         labels = _labels(obj)
