@@ -179,7 +179,7 @@ def test_role_table_matches_the_acl_rules() -> None:
 
 
 def test_forgotten_job_flows_are_found(project: Path) -> None:
-    path = project / TEMPLATES / "backup" / "networkpolicy.yaml"
+    path = project / TEMPLATES / "operations" / "networkpolicy.yaml"
     edit(path, "  name: {{ $fullname }}-sentinel-from-jobs", "  name: {{ $fullname }}-unused")
     text = path.read_text()
     start = text.index("  name: {{ $fullname }}-unused")

@@ -286,17 +286,21 @@ def _problem(
     side: str,
     message: str,
 ) -> Problem:
-    """At the policy that selects the workload's pods for that side, else at the workload."""
+    """At the component's own policy (its podSelector names the component) that selects the
+    workload's pods for that side, else at the workload. A policy shared by several components
+    (the jobs' ingress) only adds flows: it is never the place to fix a missing one."""
     labels = _labels(workload)
     direction = "Ingress" if side == "ingress" else "Egress"
     for obj in objects:
         if obj.kind != "NetworkPolicy":
             continue
         policy = Policy(obj.name, obj.namespace or "default", obj.body["spec"])
+        selector = obj.body["spec"].get("podSelector") or {}
         if (
             direction in policy.types()
             and obj.body["spec"].get(side)
-            and matches_selector(obj.body["spec"].get("podSelector") or {}, labels)
+            and COMPONENT in (selector.get("matchLabels") or {})
+            and matches_selector(selector, labels)
         ):
             return ctx.object_problem(env, obj, f"spec.{side}", message)
     return ctx.object_problem(env, workload, "", message)
