@@ -103,6 +103,7 @@ def _backup_of_a_live_release(
         result = backup.run(env)
         assert result.returncode == 0, result.stdout + result.stderr
         line = summary(result.stdout, "backup:")
+        print(f"\n{result.stdout.strip()}")
         replica_ports = {str(p.port) for p in old.redis[1:]}
         assert line["status"] == "ok" and line["role"] == "replica", line
         assert line["source"].split(":")[1] in replica_ports, line
@@ -145,6 +146,7 @@ def test_backup_then_restore_into_an_ha_topology_with_aof_on(tmp_path: Path) -> 
     again = restore.run(restore_env)
     assert again.returncode == 0 and "status=skipped" in again.stdout, again.stdout
 
+    started = time.monotonic()
     with running(new):
         master = new.redis[0]
         assert info(master.port, "replication")["role"] == "master"
@@ -153,6 +155,7 @@ def test_backup_then_restore_into_an_ha_topology_with_aof_on(tmp_path: Path) -> 
             lambda: new.agreed_master() == f"127.0.0.1:{master.port}",
             "every Sentinel names pod 0",
         )
+        print(f"restored release in sync, Sentinels following: {time.monotonic() - started:.1f}s")
         elapsed = int((time.monotonic() - taken) * 1000)
         for pod in new.redis:
             wait_for(
