@@ -15,6 +15,7 @@ from chartgen.render.extension_values import OWNED_DIRECTIVES, extension_context
 from chartgen.render.jinja import environment
 from chartgen.render.monitoring import monitoring_context
 from chartgen.render.params import diff, emit_yaml, flatten, to_schema
+from chartgen.render.role_checks import role_checks
 from chartgen.render.values import pinned_values, values_tree
 from chartgen.topology.model import Topology
 
@@ -84,6 +85,7 @@ def render_chart(
         "extensions": extension_context(),
         "extension_directives": list(OWNED_DIRECTIVES),
         "monitoring": monitoring_context(base),
+        "role_checks": role_checks(base),
     }
     files: dict[str, str] = {
         "values.yaml": _values_file(base, sources),

@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from chartgen.render.auth_values import auth_values, redis_auth_values
+from chartgen.render.backup_values import backup_values
 from chartgen.render.database_values import cache_values, sessions_values
 from chartgen.render.endpoint_values import endpoint_values
 from chartgen.render.extension_values import (
@@ -311,6 +312,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **auth_values(model.auth),
         **_tls(model.tls),
         **monitoring_values(model),
+        **backup_values(),
     }
 
 

@@ -56,6 +56,14 @@ REQUIRED = (
     Flow("maintenance", "redis", "redis", "the cleanup jobs work on the master"),
     Flow("maintenance", "sentinel", "sentinel", "cleanup jobs ask Sentinels for the master"),
     Flow("maintenance", "cache", "redis", "the cache cleanup job works on the cache master"),
+    # backup CronJob and restore Job: the RDB stream, and which replica to take it from
+    Flow("backup", "redis", "redis", "the backup streams an RDB from a data pod"),
+    Flow("backup", "sentinel", "sentinel", "the backup asks the Sentinels for an in-sync replica"),
+    # helm test pod
+    Flow("test", "endpoint", "redis", "helm test reaches the master through its endpoint"),
+    Flow("test", "endpoint", "cache", "helm test reaches the cache through its endpoint"),
+    Flow("test", "redis", "redis", "helm test checks the master Sentinel names"),
+    Flow("test", "sentinel", "sentinel", "helm test asks the Sentinels for the master"),
 )
 
 
@@ -185,8 +193,13 @@ def _name(role: str, pod: Pod) -> str:
     return f"client {dict(pod.labels)} in {pod.namespace}" if role == "client" else role
 
 
+def _template(obj: RenderedObject) -> dict[str, Any] | None:
+    """A workload's pod template, or a bare Pod (the helm test pod) as its own template."""
+    return obj.body if obj.kind == "Pod" else pod_template(obj.body)
+
+
 def _labels(obj: RenderedObject) -> dict[str, str]:
-    template = pod_template(obj.body) or {}
+    template = _template(obj) or {}
     labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
     return labels
 
@@ -195,7 +208,7 @@ def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObj
     """One representative pod per component, from the workloads' pod templates."""
     pods: dict[str, tuple[RenderedObject, Pod]] = {}
     for index, obj in enumerate(objects):
-        template = pod_template(obj.body)
+        template = _template(obj)
         if template is None:
             continue
         labels = _labels(obj)
@@ -276,17 +289,21 @@ def _problem(
     side: str,
     message: str,
 ) -> Problem:
-    """At the policy that selects the workload's pods for that side, else at the workload."""
+    """At the component's own policy (its podSelector names the component) that selects the
+    workload's pods for that side, else at the workload. A policy shared by several components
+    (the jobs' ingress) only adds flows: it is never the place to fix a missing one."""
     labels = _labels(workload)
     direction = "Ingress" if side == "ingress" else "Egress"
     for obj in objects:
         if obj.kind != "NetworkPolicy":
             continue
         policy = Policy(obj.name, obj.namespace or "default", obj.body["spec"])
+        selector = obj.body["spec"].get("podSelector") or {}
         if (
             direction in policy.types()
             and obj.body["spec"].get(side)
-            and matches_selector(obj.body["spec"].get("podSelector") or {}, labels)
+            and COMPONENT in (selector.get("matchLabels") or {})
+            and matches_selector(selector, labels)
         ):
             return ctx.object_problem(env, obj, f"spec.{side}", message)
     return ctx.object_problem(env, workload, "", message)

@@ -12,13 +12,16 @@ SEVERITY = "error"
 
 def check(ctx: ValidateContext) -> Iterator[Problem]:
     """Every long-running container sets CPU and memory requests and limits and has readiness
-    and liveness probes (Jobs need resources only)."""
+    and liveness probes (Jobs and run-to-completion Pods need resources only)."""
     for env, obj in ctx.objects():
         found = pod_spec(obj.body)
         if found is None:
             continue
         base, pod = found
-        batch = obj.kind in ("Job", "CronJob")
+        # a Pod that runs to completion (the helm test pod) is batch work too
+        batch = obj.kind in ("Job", "CronJob") or (
+            obj.kind == "Pod" and pod.get("restartPolicy") in ("Never", "OnFailure")
+        )
         for index, container in enumerate(pod.get("containers", [])):
             path = f"{base}.containers.{index}"
             resources = container.get("resources", {})

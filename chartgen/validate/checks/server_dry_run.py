@@ -104,8 +104,15 @@ def _judge(
                 )
             return
         raise ToolError(f"discovery of {api_version} on {cluster.name}: {err.message}") from None
+    body = obj.body
+    if kind == "Pod":
+        # a bare Pod (the helm test pod) names the chart's ServiceAccount, which a dry-run
+        # never creates: judged under the namespace's default one, as workloads' Pods are
+        body = copy.deepcopy(body)
+        body.get("spec", {}).pop("serviceAccountName", None)
+        body.get("spec", {}).pop("serviceAccount", None)
     try:
-        answer = client.apply(_target(obj.body, cluster, resource.namespaced), dry_run=True)
+        answer = client.apply(_target(body, cluster, resource.namespaced), dry_run=True)
     except KubeAPIError as err:
         if err.status == 0:
             raise ToolError(f"lost the cluster of {cluster.name}: {err.message}") from None

@@ -14,6 +14,9 @@ assemble_acl "$acl_template" "$RUNTIME_DIR/users.acl"
   echo "dir $DATA_DIR"
   echo "aclfile $RUNTIME_DIR/users.acl"
 } > "$conf"
+# An init-time restore (restore.id) decides the role itself, once.
+# shellcheck source=restore-start.sh
+. "$(dirname "$0")/restore-start.sh"
 
 if [ "$REDIS_MODE" = "ha" ]; then
   {
@@ -22,8 +25,15 @@ if [ "$REDIS_MODE" = "ha" ]; then
     echo "masteruser replication"
     echo "masterauth $(config_quoted "$(password_of REPLICATION_PASSWORD)")"
   } >> "$conf"
-  # 1. The Sentinels know the current master, also after a failover.
-  sentinel_master 5 || true
+  # 0. A restore: pod 0 is the master, every other pod its replica.
+  if [ "$restore_master" = "yes" ]; then
+    master_host="$ANNOUNCE_HOST" master_port="$REDIS_PORT"
+  elif [ "$restore_master" = "no" ]; then
+    master_host="$SEED_HOST" master_port="$SEED_PORT"
+  else
+    # 1. The Sentinels know the current master, also after a failover.
+    sentinel_master 5 || true
+  fi
   # 2. No Sentinel knows one (first start, full outage): the seed pod is the master.
   if [ -z "$master_host" ]; then
     master_host="$SEED_HOST"
