@@ -30,15 +30,21 @@ def sidecar(statefulset: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in containers if c["name"] == "metrics")
 
 
-def exporter_command(container: dict[str, Any], pod: Pod, listen: int) -> list[str]:
-    """The sidecar's args with its Redis (localhost in the pod) at the pod's local port and its
-    listen address on a free local port."""
+def exporter_command(
+    container: dict[str, Any], pod: Pod, listen: int, tls_dir: Path | None = None
+) -> list[str]:
+    """The sidecar's args with its Redis (still `localhost`, the name a TLS certificate must
+    carry) at the pod's local port, its listen address on a free local port and its mounted
+    TLS folder at `tls_dir`."""
     args = list(container["args"])
     address = args.index("-redis.addr") + 1
     scheme, _, rest = args[address].partition("://")
     assert rest.startswith("localhost:"), args[address]
-    args[address] = f"{scheme}://127.0.0.1:{pod.port}"
+    args[address] = f"{scheme}://localhost:{pod.port}"
     args[args.index("-web.listen-address") + 1] = f"127.0.0.1:{listen}"
+    for mount in container.get("volumeMounts", []):
+        assert tls_dir is not None, f"the sidecar mounts {mount['mountPath']}"
+        args = [a.replace(mount["mountPath"], str(tls_dir)) for a in args]
     return [EXPORTER, *args]
 
 
@@ -180,7 +186,7 @@ def start_exporters(
             port = free_port()
             procs.start(
                 f"exporter-{pod.name}",
-                exporter_command(container, pod, port),
+                exporter_command(container, pod, port, local.tls_dir if local.tls else None),
                 exporter_env(container),
             )
             targets.append(Target(pod, port, namespace, service, f"{statefulset}-{index}"))
@@ -193,6 +199,13 @@ def write_yaml(path: Path, data: Any) -> Path:
     with open(path, "w") as out:
         yaml.dump(data, out)
     return path
+
+
+def scrape(port: int) -> list[str]:
+    """The sample lines an exporter serves."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text: str = reply.read().decode()
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def api(port: int, path: str) -> Any:
