@@ -56,6 +56,7 @@ INVOKE: dict[str, list[str]] = {
     "zremrangebyrank": ["ZREMRANGEBYRANK", K, "0", "0"], "zcard": ["ZCARD", K],
     "zscore": ["ZSCORE", K, "m"], "scan": ["SCAN", "0", "COUNT", "10"], "type": ["TYPE", K],
     "strlen": ["STRLEN", K],
+    "time": ["TIME"], "incr": ["INCR", K],
     "info": ["INFO", "server"], "config|get": ["CONFIG", "GET", "maxmemory"],
     "latency|latest": ["LATENCY", "LATEST"], "slowlog|get": ["SLOWLOG", "GET", "1"],
     "slowlog|len": ["SLOWLOG", "LEN"], "bgsave": ["BGSAVE"], "lastsave": ["LASTSAVE"],
@@ -247,7 +248,11 @@ def _cells(c: Cluster, user: AclUser) -> Iterator[Cell]:
 
     granted = [r[1:] for r in user.rules if r.startswith("+") and not r.startswith("+select|")]
     for name in granted:
-        if name not in NOT_PROBED:
+        command, _, first = name.partition("|")
+        if name not in INVOKE and first and K in INVOKE.get(command, []):
+            # a first-argument rule on a key command (`+set|<key>`): that one key
+            yield probe(name, name, [a.replace(K, first) for a in INVOKE[command]], True, first)
+        elif name not in NOT_PROBED:
             yield probe(name, name, INVOKE[name], True, own_key if "{k}" in INVOKE[name] else None)
     forbidden = FORBIDDEN_DATA if user.side == "server" else FORBIDDEN_SENTINEL
     for name, args in forbidden.items():

@@ -247,6 +247,15 @@ CASES = [
         "3 replicas wanted but only 2 exist: every write is refused",
         "minReplicasToWrite: 3",
     ),
+    Case(
+        "cleanup-interval-without-cron-schedule",
+        TOPOLOGY,
+        "    cleanupIntervalSeconds: 300",
+        "    cleanupIntervalSeconds: 420",
+        "databases.sessions.cleanupIntervalSeconds",
+        "420 s has no evenly spaced cron schedule",
+        "cleanupIntervalSeconds: 420",
+    ),
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chartgen.cli import main
-from tests.conftest import ARGOCD, CHART, SPEC
+from tests.conftest import ARGOCD, CHART, MONITORING, SPEC
 
 REPLACEMENTS = [
     "",
@@ -103,6 +103,7 @@ def test_damaged_spec_and_overlay_never_crash_validate(
     production.write_text(mutations(20, production.read_text(), seed=11)[index])
     shutil.copytree(CHART, tmp_path / "generated/helm/session-database")
     shutil.copytree(ARGOCD, tmp_path / "generated/k8s/argocd")
+    shutil.copytree(MONITORING, tmp_path / "generated/monitoring")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
         main, ["validate", "--no-cache", "--embedded-schemas", "--env", "production"]
@@ -120,6 +121,7 @@ def test_damaged_settings_file_never_crashes_validate(
     _spec_tree(tmp_path, SPEC.read_text())
     shutil.copytree(CHART, tmp_path / "generated/helm/session-database")
     shutil.copytree(ARGOCD, tmp_path / "generated/k8s/argocd")
+    shutil.copytree(MONITORING, tmp_path / "generated/monitoring")
     (tmp_path / ".chartgen.yaml").write_text(mutations(30, SETTINGS, seed=3)[index])
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(

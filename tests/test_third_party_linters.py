@@ -19,9 +19,13 @@ from tests.tools import go_tool
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 STATEFULSETS = {"sessions-session-database-redis", "sessions-session-database-sentinel"}
 ENDPOINT = "sessions-session-database-endpoint"  # ha mode only
+CRONJOBS = {
+    "sessions-session-database-session-cleanup",
+    "sessions-session-database-cache-cleanup",
+}
 # check id -> the workloads checkov may skip it on (chart README, Linters)
 # CKV_K8S_35 (secrets as files): the exporter sidecar's password comes from the environment
-CHECKOV_WAIVERS = {"CKV_K8S_43": {*STATEFULSETS, ENDPOINT}, "CKV_K8S_35": STATEFULSETS}
+CHECKOV_WAIVERS = {"CKV_K8S_43": {*STATEFULSETS, ENDPOINT, *CRONJOBS}, "CKV_K8S_35": STATEFULSETS}
 # kube-score/ignore annotations: none needed.
 KUBE_SCORE_WAIVERS: dict[str, set[str]] = {}
 
@@ -90,7 +94,7 @@ def test_checkov_finds_nothing_unwaived(environment: str, tmp_path: Path) -> Non
         for check, names in CHECKOV_WAIVERS.items()
         for name in names
         # development is standalone: no Sentinels, no HAProxy
-        if name.endswith("-redis") or environment != "development"
+        if name.endswith("-redis") or name in CRONJOBS or environment != "development"
     }
     assert skipped == expected
 
@@ -133,7 +137,8 @@ def test_kube_score_finds_nothing_unwaived(environment: str, tmp_path: Path) -> 
 def test_waivers_sit_on_the_statefulsets_not_the_pods(environment: str) -> None:
     # a waiver on the pod template would roll the pods when it changes
     for o in helm.render(CHART, environment, extra=install_values(environment)):
-        template = o.body.get("spec", {}).get("template", {})
+        spec = o.body.get("spec", {})
+        template = spec.get("jobTemplate", {}).get("spec", spec).get("template", {})
         pod_annotations = template.get("metadata", {}).get("annotations", {})
         assert not [k for k in pod_annotations if k.startswith(("checkov.io", "kube-score"))]
         annotations = o.body["metadata"].get("annotations", {})
@@ -144,6 +149,10 @@ def test_waivers_sit_on_the_statefulsets_not_the_pods(environment: str) -> None:
         elif o.kind == "Deployment":
             assert annotations["checkov.io/skip1"] == (
                 "CKV_K8S_43=no digest known at build time; set endpoint.image.digest"
+            )
+        elif o.kind == "CronJob":
+            assert annotations["checkov.io/skip1"] == (
+                "CKV_K8S_43=no digest known at build time; set image.digest"
             )
         else:
             assert not [k for k in annotations if k.startswith(("checkov.io", "kube-score"))]

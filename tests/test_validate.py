@@ -81,8 +81,8 @@ def test_seeded_breakages_are_reported_at_their_source(project: Path) -> None:
     )
     replicas = edit(
         statefulset,
-        "replicas: {{ int .Values.redis.replicas }}",
-        'replicas: "{{ .Values.redis.replicas }}"',
+        "replicas: {{ int $g.replicas }}",
+        'replicas: "{{ $g.replicas }}"',
     )
     edit(statefulset, "          readinessProbe:", "          readinessCheck:")
     containers = edit(statefulset, "      containers:\n", "      containers:\n")
@@ -168,8 +168,8 @@ def test_spec_problem_and_config(project: Path) -> None:
 def test_kubernetes_versions_are_chosen_and_checked(project: Path) -> None:
     edit(
         project / TEMPLATES / "redis/statefulset.yaml",
-        "replicas: {{ int .Values.redis.replicas }}",
-        'replicas: "{{ .Values.redis.replicas }}"',
+        "replicas: {{ int $g.replicas }}",
+        'replicas: "{{ $g.replicas }}"',
     )
     chosen = validate(project, "--env", "production", "--kube-version", "1.30", "--format", "json")
     assert chosen.returncode == 1, chosen.stdout + chosen.stderr

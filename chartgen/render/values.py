@@ -16,6 +16,7 @@ from chartgen.render.extension_values import (
     pod_extensions,
     security_context,
 )
+from chartgen.render.maintenance_values import maintenance_values
 from chartgen.render.monitoring_values import monitoring_values
 from chartgen.render.network_values import network_policy_values
 from chartgen.render.params import Group, Node, Param, sources
@@ -306,6 +307,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **endpoint_values(model.endpoint, model.zones),
         **sessions_values(model.sessions),
         **cache_values(model.cache, model.cache_group),
+        **maintenance_values(),
         **auth_values(model.auth),
         **_tls(model.tls),
         **monitoring_values(model),

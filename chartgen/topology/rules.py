@@ -29,6 +29,7 @@ from chartgen.topology.resource_rules import (
     qos_class,
     requests_within_limits,
 )
+from chartgen.topology.schedule import cleanup_schedule
 
 Finding = tuple[KeyPath, str]
 Check = Callable[[dict[str, Any]], Iterator[Finding]]
@@ -335,6 +336,7 @@ RULES: tuple[Rule, ...] = (
     Rule("pinned-image", "error", pinned_image),
     Rule("role-databases", "error", role_databases),
     Rule("token-lifetimes", "warning", token_lifetimes),
+    Rule("cleanup-schedule", "error", cleanup_schedule),
     Rule("role-keys-and-databases", "error", role_keys_and_databases),
     Rule("role-name-internal", "error", role_name_internal),
     Rule("role-commands-forbidden", "error", role_commands_forbidden),

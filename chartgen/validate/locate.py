@@ -88,8 +88,7 @@ class TemplateLocator:
             if below is not None:
                 text = lines[below]
                 return below + 1, len(text) - len(text.lstrip()) + 1, None
-        match = re.search(r"\.Values\.([A-Za-z0-9_.]+)", lines[row])
-        return row + 1, column + 1, match.group(1) if match else None
+        return row + 1, column + 1, _values_key(lines, lines[row])
 
     def _spec_hint(self, value: str | None) -> str:
         if value is None or self.spec_doc is None:
@@ -103,3 +102,20 @@ class TemplateLocator:
                 if top:
                     return f" (set by {self.spec_doc.locations[top]} {dotted(top)})"
         return f" (Helm value {value})"
+
+
+# `{{- $g := .Values.redis }}`: a template variable that names a subtree of the values (the
+# data-group templates read their group's values through one).
+_ALIAS = re.compile(r"\$(\w+)\s*:=\s*\.Values\.([A-Za-z0-9_.]+)\s*-?}}")
+
+
+def _values_key(lines: list[str], line: str) -> str | None:
+    """The Helm value a template line writes: `.Values.a.b`, or `$g.b` with `$g := .Values.a`."""
+    direct = re.search(r"\.Values\.([A-Za-z0-9_.]+)", line)
+    if direct:
+        return direct.group(1)
+    aliases = {m.group(1): m.group(2) for text in lines for m in _ALIAS.finditer(text)}
+    for reference in re.finditer(r"\$(\w+)\.([A-Za-z0-9_.]+)", line):
+        if reference.group(1) in aliases:
+            return f"{aliases[reference.group(1)]}.{reference.group(2)}"
+    return None

@@ -57,6 +57,9 @@ REQUIRED = (
     Flow("prometheus", "redis", "metrics", "Prometheus scrapes the data pods' exporters"),
     Flow("prometheus", "cache", "metrics", "Prometheus scrapes the cache pods' exporters"),
     Flow("prometheus", "sentinel", "metrics", "Prometheus scrapes the Sentinels' exporters"),
+    Flow("maintenance", "redis", "redis", "the cleanup jobs work on the master"),
+    Flow("maintenance", "sentinel", "sentinel", "cleanup jobs ask Sentinels for the master"),
+    Flow("maintenance", "cache", "redis", "the cache cleanup job works on the cache master"),
 )
 
 

@@ -1,0 +1,143 @@
+"""The cleanup jobs on the rendered production HA topology (3 data pods, 3 Sentinels): they
+find the master through the Sentinels (over TLS where production has it on), and a run that a
+failover interrupts either completes or fails cleanly (one summary line, exit 1), and the next
+run finishes the work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from chartgen.engines import helm
+from tests.conftest import CHART, FAST_FAILOVER
+from tests.live.jobs import admin, job_command, pipeline, server_ms, session_commands
+from tests.live.tls import issue, make_ca
+from tests.live.topology import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    LocalTopology,
+    acknowledged,
+    cli,
+    require_binaries,
+    running,
+    tls_args,
+    wait_for,
+)
+
+pytestmark = pytest.mark.live
+
+USERS, PER_USER, LIMIT = 3000, 8, 5
+HOUR_MS = 3_600_000
+
+
+def _master_port(local: LocalTopology) -> int:
+    wait_for(lambda: local.agreed_master() is not None, "the Sentinels to agree on a master", 60)
+    agreed = local.agreed_master()
+    assert agreed
+    return int(agreed.rsplit(":", 1)[1])
+
+
+def _over_limit(port: int) -> int:
+    """Users whose session index is still above the limit (a full SCAN as the admin)."""
+    with admin(port) as conn:
+        cursor, over = "0", 0
+        while True:
+            cursor, keys = conn.call("SCAN", cursor, "MATCH", "user:*:sessions", "COUNT", 1000)
+            cards = pipeline(conn, [["ZCARD", key] for key in keys]) if keys else []
+            over += sum(1 for card in cards if card > LIMIT)
+            if cursor == "0":
+                return over
+
+
+def test_cleanup_through_sentinel_survives_a_failover(topology: LocalTopology) -> None:
+    master = _master_port(topology)
+    with admin(master) as conn:
+        now = server_ms(conn)
+        commands: list[list[str | int]] = []
+        for user in range(USERS):
+            for i in range(PER_USER):
+                expiry = now + (i + 1) * 60_000
+                commands += session_commands(f"u{user}", f"u{user}-{i}", expiry, HOUR_MS)
+        pipeline(conn, commands)
+    assert acknowledged(master, 2)
+    sentinel = topology.sentinels[0].port
+
+    # a run interrupted by the master's crash
+    command, env = job_command(topology, "session-cleanup", master, sentinel)
+    env["BATCH_SIZE"] = "100"
+    job = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(1.0)
+    old = next(pod for pod in topology.redis if pod.port == master)
+    old.kill()
+    stdout, stderr = job.communicate(timeout=180)
+    summary = [line for line in stdout.splitlines() if line.startswith("job=")]
+    assert len(summary) == 1, stdout + stderr
+    if job.returncode:
+        assert "status=failed" in summary[0] and "reason=" in summary[0], summary
+    else:
+        assert "status=ok" in summary[0], summary
+    assert "Traceback" not in stderr
+
+    wait_for(
+        lambda: topology.agreed_master() not in (None, f"127.0.0.1:{master}"), "a new master", 60
+    )
+    new = _master_port(topology)
+    # the next run, through the Sentinels, finishes the work
+    command, env = job_command(topology, "session-cleanup", new, sentinel)
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"master=127.0.0.1:{new}" in result.stdout
+    assert _over_limit(new) == 0
+    with admin(new) as conn:
+        # every user kept exactly its newest LIMIT sessions, and their keys
+        sample = [f"u{user}" for user in range(0, USERS, 97)]
+        for uid in sample:
+            kept = conn.call("ZRANGE", f"user:{uid}:sessions", 0, -1)
+            assert kept == [f"{uid}-{i}" for i in range(PER_USER - LIMIT, PER_USER)], uid
+            assert conn.call("EXISTS", *[f"session:{sid}" for sid in kept]) == LIMIT
+        assert conn.call("GET", "maintenance:session-cleanup:failures") == "0"
+
+
+def test_cache_cleanup_over_tls_through_sentinel(tmp_path: Path) -> None:
+    """Production as rendered (TLS on): the cache job, on BusyBox as in the image, asks the
+    Sentinels over TLS for the master and trims a service over its limit, checking the servers'
+    certificates against the mounted CA only."""
+    require_binaries()
+    extra = {**FAST_FAILOVER, "cache": {"maxEntriesPerService": 30, "cleanupBatchSize": 8}}
+    local = LocalTopology(tmp_path, helm.render(CHART, "production", extra=extra))
+    assert local.tls, "production renders with TLS on"
+    make_ca(tmp_path)
+    issue(local.tls_dir, serial=2001)
+    local.build(replicas=3, sentinels=3)
+    with running(local):
+        master = _master_port(local)
+        lines = [
+            f"SET cache:svc:k{i} v EX 3600\nZADD cache:svc:index {1000 + i} k{i}" for i in range(50)
+        ]
+        seeded = subprocess.run(
+            ["redis-cli", *tls_args(master), "--user", ADMIN, "-p", str(master), "-n", "1"],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "REDISCLI_AUTH": ADMIN_PASSWORD},
+        )
+        assert "ERR" not in seeded.stdout, seeded.stdout
+        command, env = job_command(local, "cache-cleanup", master, local.sentinels[0].port, True)
+        assert env["TLS_DIR"] == str(local.tls_dir)
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "evicted=20" in result.stdout and f"master=127.0.0.1:{master}" in result.stdout
+        kept = cli(master, "-n", "1", "ZRANGE", "cache:svc:index", "0", "-1").split()
+        assert kept == [f"k{i}" for i in range(20, 50)]
