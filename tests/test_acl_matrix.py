@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.security.acl import AclUser, acl_lines, data_users, password_hash, sentinel_users
+from chartgen.security.acl import (
+    AclUser,
+    acl_lines,
+    data_users,
+    key_glob,
+    password_hash,
+    sentinel_users,
+)
 from chartgen.security.acl_eval import allowed
 from chartgen.security.resp import Resp, RespError
 from chartgen.topology.model import Topology, build_model
@@ -48,6 +55,7 @@ INVOKE: dict[str, list[str]] = {
     "zremrangebyscore": ["ZREMRANGEBYSCORE", K, "0", "1"],
     "zremrangebyrank": ["ZREMRANGEBYRANK", K, "0", "0"], "zcard": ["ZCARD", K],
     "zscore": ["ZSCORE", K, "m"], "scan": ["SCAN", "0", "COUNT", "10"], "type": ["TYPE", K],
+    "strlen": ["STRLEN", K],
     "time": ["TIME"], "incr": ["INCR", K],
     "info": ["INFO", "server"], "config|get": ["CONFIG", "GET", "maxmemory"],
     "latency|latest": ["LATENCY", "LATEST"], "slowlog|get": ["SLOWLOG", "GET", "1"],
@@ -220,7 +228,11 @@ def _cells(c: Cluster, user: AclUser) -> Iterator[Cell]:
     role = (
         next((r for r in c.model.roles if r.name == user.name), None) if not user.internal else None
     )
-    own_key = role.key_patterns[0].replace("*", "matrix") if role and role.key_patterns else None
+    own_key = (
+        key_glob(role.key_patterns[0]).replace("*", "matrix")
+        if role and role.key_patterns
+        else None
+    )
     foreign = "foreign:matrix"
     key = own_key or foreign
 
@@ -274,6 +286,38 @@ def test_acl_matrix(cluster: Cluster) -> None:
     disagree = [c for c in cells if c.evaluator != c.redis]
     assert not wrong, "\n".join(map(str, wrong))
     assert not disagree, disagree
+
+
+def test_read_only_key_patterns_as_redis_judges_them(cluster: Cluster) -> None:
+    """`%R~` (the monitor role's cleanup result keys): reads pass, writes and foreign keys do
+    not, and the evaluator agrees with the real server in every cell."""
+    port, user, password = cluster.data_ports[0], "matrix-ro", secrets.token_hex(8)
+    rules = [
+        "on",
+        "resetkeys",
+        "%R~ro:*",
+        "resetchannels",
+        "-@all",
+        "+get",
+        "+type",
+        "+set",
+        "+del",
+    ]
+    with _admin(cluster, port) as conn:
+        conn.call("ACL", "SETUSER", user, "reset", f">{password}", *rules)
+    cells = {
+        ("get", "ro:x"): True, ("type", "ro:x"): True, ("set", "ro:x"): False,
+        ("del", "ro:x"): False, ("get", "rw:x"): False,
+    }  # fmt: skip
+    try:
+        for (command, key), expected in cells.items():
+            args = [*INVOKE[command]]
+            real = _verdict(port, user, password, [a.replace(K, key) for a in args]) == "ok"
+            assert real == expected, (command, key, real)
+            assert allowed(rules, command, key=key) == real, (command, key)
+    finally:
+        with _admin(cluster, port) as conn:
+            conn.call("ACL", "DELUSER", user)
 
 
 def _admin(c: Cluster, port: int) -> Resp:

@@ -22,11 +22,11 @@ CASES = [
     Case(
         "patterns-without-database",
         TOPOLOGY,
-        "    databases: []\n    keyPatterns: []\n    # What redis_exporter",
-        '    databases: []\n    keyPatterns: ["metrics:*"]\n    # What redis_exporter',
+        '    databases: [sessions, cache]\n    keyPatterns: ["%R~cleanup:result:*"]',
+        '    databases: []\n    keyPatterns: ["%R~cleanup:result:*"]',
         "roles.monitor.keyPatterns",
         "key patterns but no database",
-        'keyPatterns: ["metrics:*"]',
+        'keyPatterns: ["%R~cleanup:result:*"]',
         4,
     ),
     Case(

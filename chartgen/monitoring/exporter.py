@@ -9,7 +9,9 @@ from chartgen.topology.model import Topology
 # -config-command -: no CONFIG GET (it returns masterauth in clear text); maxmemory and
 # maxclients come from INFO. The connection timeout stays below Prometheus' 10 s scrape
 # timeout, so an unreachable Redis shows as redis_up 0 instead of a failed scrape.
-FLAGS: tuple[str, ...] = ("-config-command", "-", "-connection-timeout", "5s")
+CONFIG_FLAGS: tuple[str, ...] = ("-config-command", "-")
+# The chart's default (monitoring.exporter.connectionTimeout); tests use it as is.
+FLAGS: tuple[str, ...] = (*CONFIG_FLAGS, "-connection-timeout", "5s")
 
 CLEANUP_FIELDS = ("last_run", "last_success", "removed", "failures")
 

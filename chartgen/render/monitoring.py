@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chartgen.monitoring import exporter
 from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL
 from chartgen.monitoring.promtool_tests import RULES_FILE, TESTS_FILE, dump, unit_tests
 from chartgen.monitoring.rules import concrete, helm_groups, rule_groups
 from chartgen.monitoring.series import Target
 from chartgen.render.monitoring_values import runbook_url
+from chartgen.security.acl import MONITOR_ROLE, data_users, secret_key
 from chartgen.topology.model import Topology
 from chartgen.topology.monitoring import SEVERITIES
 
@@ -29,6 +31,7 @@ def guide_fullname(model: Topology) -> str:
 
 
 def monitoring_context(model: Topology) -> dict[str, Any]:
+    monitor = [user for user in data_users(model) if user.name == MONITOR_ROLE]
     return {
         "groups": helm_groups(model.chart.name, model),
         "severities": list(SEVERITIES),
@@ -36,6 +39,11 @@ def monitoring_context(model: Topology) -> dict[str, Any]:
         "inhibit_equal": list(INHIBIT_EQUAL),
         "alerts": list(ALERTS),
         "external": sorted({metric for alert in ALERTS for metric in alert.external}),
+        # the exporter sidecar: without a monitor role in the spec there is none
+        "exporter_user": MONITOR_ROLE if monitor else "",
+        "exporter_secret_key": secret_key(monitor[0]) if monitor else "",
+        "exporter_config_flags": list(exporter.CONFIG_FLAGS),
+        "key_checks": exporter.key_check_flags(model)[1],
     }
 
 

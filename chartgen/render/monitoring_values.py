@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chartgen.render.extension_values import DIGEST
 from chartgen.render.params import Group, Node, Param
+from chartgen.render.value_parts import resources
 from chartgen.topology.constraints import spec_property
-from chartgen.topology.model import Topology
-from chartgen.topology.monitoring import SEVERITIES
+from chartgen.topology.model import Resources, Topology
+from chartgen.topology.monitoring import SEVERITIES, Exporter
 
 SPEC = ("monitoring",)
 
@@ -38,6 +40,50 @@ def runbook_url(model: Topology) -> str:
     return "README.md"
 
 
+def _exporter(exporter: Exporter) -> dict[str, Node]:
+    requests, limits = exporter.quantities("requests"), exporter.quantities("limits")
+    res = Resources(requests[0], requests[1], limits[0], limits[1], requests[2], limits[2])
+    return {
+        "metricsPort": Param(
+            exporter.port,
+            "redis_exporter port (the `metrics` port of the pods and headless Services).",
+            {"type": "integer", "minimum": 1, "maximum": 65535},
+            ("ports", "metrics"),
+        ),
+        "exporter": Group(
+            spec_property((*SPEC, "exporter"))["description"],
+            {
+                "image": Group(
+                    "The exporter image (pulled with image.pullPolicy).",
+                    {
+                        "repository": _param(
+                            exporter.repository, "exporter", "image", "repository"
+                        ),
+                        "tag": _param(exporter.tag, "exporter", "image", "tag"),
+                        "digest": Param(
+                            "",
+                            "Image digest (sha256:...); when set, the sidecar runs "
+                            "repository:tag@digest.",
+                            {"type": "string", "pattern": DIGEST},
+                        ),
+                    },
+                ),
+                "connectionTimeout": _param(
+                    exporter.connection_timeout, "exporter", "connectionTimeout"
+                ),
+                "resources": resources(res, "exporter", (*SPEC, "exporter", "resources")),
+            },
+        ),
+        "scrape": Group(
+            spec_property((*SPEC, "scrape"))["description"],
+            {
+                "interval": _param(exporter.scrape_interval, "scrape", "interval"),
+                "timeout": _param(exporter.scrape_timeout, "scrape", "timeout"),
+            },
+        ),
+    }
+
+
 def monitoring_values(model: Topology) -> dict[str, Node]:
     mon = model.monitoring
     receivers = dict(mon.receivers)
@@ -54,6 +100,7 @@ def monitoring_values(model: Topology) -> dict[str, Node]:
                     {"type": "string", "minLength": 1},
                     (*SPEC, "runbookUrl"),
                 ),
+                **_exporter(mon.exporter),
                 "alerts": Group(
                     spec_property((*SPEC, "alerts"))["description"],
                     {name: _param(value, "alerts", name) for name, value in mon.alerts},

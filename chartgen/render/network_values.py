@@ -28,6 +28,22 @@ def network_policy_values(chart_name: str) -> dict[str, Node]:
                     "label client pods to match, or add namespaceSelectors.",
                     {"type": "array", "items": {"type": "object"}},
                 ),
+                "prometheus": Param(
+                    [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                            },
+                            "podSelector": {
+                                "matchLabels": {"app.kubernetes.io/name": "prometheus"}
+                            },
+                        }
+                    ],
+                    "Peers (NetworkPolicy `from` entries) allowed to scrape the exporters "
+                    "(monitoring.mode operator or bundled) on the metrics port; the default is "
+                    "kube-prometheus-stack's Prometheus in namespace monitoring.",
+                    {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                ),
                 "dns": Group(
                     "The cluster DNS, the only place pods may send DNS queries.",
                     {

@@ -141,12 +141,26 @@ def database_rules(role: Role, indexes: Mapping[str, int]) -> tuple[str, ...]:
     return ("-select", *(f"+select|{indexes[db]}" for db in role.databases))
 
 
+KEY_PERMISSIONS = ("%R~", "%W~", "%RW~")
+
+
+def key_rule(pattern: str) -> str:
+    """A spec key pattern as an ACL rule: `~glob` (read and write), or as given when it names
+    its permissions (`%R~glob`: read only)."""
+    return pattern if pattern.upper().startswith(KEY_PERMISSIONS) else f"~{pattern}"
+
+
+def key_glob(pattern: str) -> str:
+    """The glob of a spec key pattern, without its permissions."""
+    return pattern.split("~", 1)[1] if key_rule(pattern) == pattern else pattern
+
+
 def role_rules(role: Role, indexes: Mapping[str, int]) -> tuple[str, ...]:
     """The rule list of a spec role, without password."""
     return (
         "on",
         "resetkeys",
-        *(f"~{pattern}" for pattern in role.key_patterns),
+        *(key_rule(pattern) for pattern in role.key_patterns),
         "resetchannels",
         "-@all",
         *role_commands(role),

@@ -3,7 +3,9 @@
 Semantics follow Redis 7.0 (acl.c), applied left to right: `on`/`off`, `+@cat`/`-@cat`,
 `+cmd`/`-cmd` (a container command with all its subcommands), `+cmd|sub`/`-cmd|sub`, first-arg
 rules `+cmd|arg` on commands without subcommands (only allowed while `cmd` itself is not),
-`allcommands`/`nocommands`, `~pattern`/`allkeys`/`resetkeys`, `&pattern`/`allchannels`/
+`allcommands`/`nocommands`, `~pattern`/`allkeys`/`resetkeys`, `%R~`/`%W~`/`%RW~` key permissions
+(judged by the command's flags: a `readonly` command needs R, any other R and W; stricter than
+Redis only for key specs without ACCESS, e.g. TYPE under `%W~` alone), `&pattern`/`allchannels`/
 `resetchannels`. Commands flagged `no_auth` (AUTH, HELLO) are always allowed. Categories come from
 the table generated from the real redis-server / redis-sentinel (scripts/gen_acl_commands.py).
 Password rules (`>`, `#`, `nopass`, ...) are accepted and ignored: they decide who, not what.
@@ -57,7 +59,9 @@ class AclUser:
     enabled: bool = False
     commands: set[str] = field(default_factory=set)  # 'cmd' and 'cmd|sub'
     first_args: dict[str, set[str]] = field(default_factory=dict)
-    key_patterns: list[str] = field(default_factory=list)
+    key_patterns: list[str] = field(default_factory=list)  # read and write
+    read_patterns: list[str] = field(default_factory=list)
+    write_patterns: list[str] = field(default_factory=list)
     channel_patterns: list[str] = field(default_factory=list)
 
     @classmethod
@@ -77,9 +81,17 @@ class AclUser:
         elif low in ("allkeys", "~*"):
             self.key_patterns = ["*"]
         elif low == "resetkeys":
-            self.key_patterns = []
+            self.key_patterns, self.read_patterns, self.write_patterns = [], [], []
         elif low.startswith(("%r~", "%w~", "%rw~")):
-            raise AclSyntaxError(f"{rule}: read/write key permissions are not evaluated")
+            permissions, _, pattern = rule[1:].partition("~")
+            if "r" in permissions.lower() and "w" in permissions.lower():
+                self.key_patterns.append(pattern)
+            elif "r" in permissions.lower():
+                self.read_patterns.append(pattern)
+            else:
+                self.write_patterns.append(pattern)
+        elif low.startswith("%"):
+            raise AclSyntaxError(f"{rule}: unknown key permission")
         elif low.startswith("~"):
             self.key_patterns.append(rule[1:])
         elif low in ("allchannels", "&*"):
@@ -153,8 +165,13 @@ class AclUser:
             return True
         return subcommand is not None and subcommand.lower() in self.first_args.get(name, set())
 
-    def can_key(self, key: str) -> bool:
-        return any(fnmatchcase(key, pattern) for pattern in self.key_patterns)
+    def can_key(self, key: str, command: str | None = None) -> bool:
+        """`key` is within the patterns the command needs: R for a readonly command, R and W
+        for any other (or when the command is not given)."""
+        flags = command_table(self.side).get((command or "").lower(), {}).get("flags", [])
+        read = any(fnmatchcase(key, p) for p in (*self.key_patterns, *self.read_patterns))
+        write = any(fnmatchcase(key, p) for p in (*self.key_patterns, *self.write_patterns))
+        return read if "readonly" in flags else read and write
 
     def can_channel(self, channel: str) -> bool:
         return any(fnmatchcase(channel, pattern) for pattern in self.channel_patterns)
@@ -189,4 +206,4 @@ def allowed(
         return False
     if channel is not None and not user.can_channel(channel):
         return False
-    return key is None or not user.takes_keys(command, subcommand) or user.can_key(key)
+    return key is None or not user.takes_keys(command, subcommand) or user.can_key(key, command)

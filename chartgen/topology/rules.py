@@ -15,6 +15,7 @@ from typing import Any
 from chartgen.topology.argocd import argocd_source
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.load import KeyPath
+from chartgen.topology.monitoring import scrape_timeouts
 from chartgen.topology.quorum import majority
 from chartgen.topology.resource_rules import (
     data_groups,
@@ -341,4 +342,5 @@ RULES: tuple[Rule, ...] = (
     Rule("role-commands-forbidden", "error", role_commands_forbidden),
     Rule("acl-password-literal", "error", acl_password_literal),
     Rule("argocd-source", "error", argocd_source),
+    Rule("scrape-timeouts", "error", scrape_timeouts),
 )

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from chartgen.engines.helm import RenderedObject
 from chartgen.errors import Problem, SpecError
-from chartgen.security.acl import INTERNAL_NAMES, role_commands
+from chartgen.security.acl import INTERNAL_NAMES, key_glob, role_commands
 from chartgen.security.acl_eval import AclSyntaxError, allowed
 from chartgen.security.policy import FORBIDDEN_FOR_ROLES
 from chartgen.topology.model import Role, Topology, build_model
@@ -37,7 +37,7 @@ def _role_findings(role: Role, rules: tuple[str, ...], model: Topology) -> Itera
     """What the role's rules do that its declaration does not say, evaluated."""
     indexes = {"sessions": model.sessions.index, "cache": model.cache.index}
     own_dbs = [indexes[d] for d in role.databases]
-    own_key = role.key_patterns[0].replace("*", "x") if role.key_patterns else None
+    own_key = key_glob(role.key_patterns[0]).replace("*", "x") if role.key_patterns else None
     db: int | None = own_dbs[0] if own_dbs else None
     for rule in role_commands(role):
         if not rule.startswith("+") or rule.startswith("+@"):

@@ -53,6 +53,10 @@ REQUIRED = (
     Flow("client", "cache", "redis", "clients use the cache pods"),
     Flow("client", "endpoint", "cache", "clients reach the cache through its endpoint"),
     Flow("endpoint", "cache", "redis", "the endpoint checks the cache's role:master and forwards"),
+    # the exporter sidecars (monitoring.mode operator or bundled), networkPolicy.prometheus
+    Flow("prometheus", "redis", "metrics", "Prometheus scrapes the data pods' exporters"),
+    Flow("prometheus", "cache", "metrics", "Prometheus scrapes the cache pods' exporters"),
+    Flow("prometheus", "sentinel", "metrics", "Prometheus scrapes the Sentinels' exporters"),
     Flow("maintenance", "redis", "redis", "the cleanup jobs work on the master"),
     Flow("maintenance", "sentinel", "sentinel", "cleanup jobs ask Sentinels for the master"),
     Flow("maintenance", "cache", "redis", "the cache cleanup job works on the cache master"),
@@ -71,7 +75,8 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     """The rendered NetworkPolicies, evaluated by the networking.k8s.io/v1 rules, let every flow
     the topology needs through (replication, Sentinel to data pods and to Sentinels, data pods to
     Sentinels, clients from `networkPolicy.clients` to both and to the master endpoint, the
-    endpoint to the data pods, DNS over UDP and TCP from every pod)
+    endpoint to the data pods, Prometheus from `networkPolicy.prometheus` to every exporter's
+    metrics port, DNS over UDP and TCP from every pod)
     and keep pods of the namespace that are not clients away from Redis and Sentinel."""
     for env, result in ctx.renders.items():
         if isinstance(result, str):
@@ -94,11 +99,18 @@ def _check_environment(
         return
     namespace = next(iter(pods.values()))[1].namespace
     peers = _client_peers(ctx, env)
+    scrapers = _client_peers(ctx, env, "prometheus")
 
     def problem(workload: RenderedObject, side: str, message: str) -> Problem:
         return _problem(ctx, env, objects, workload, side, message)
 
-    yield from _required_flows(problem, policies, pods, _client_pods(peers, namespace))
+    yield from _required_flows(
+        problem,
+        policies,
+        pods,
+        _client_pods(peers, namespace),
+        _client_pods(scrapers, namespace, "prometheus"),
+    )
     dns = (ctx.values(env).get("networkPolicy") or {}).get("dns") or {}
     yield from _dns(problem, policies, pods, dns, namespace)
     yield from _closed_to_others(problem, policies, pods, peers, namespace)
@@ -112,11 +124,13 @@ def _required_flows(
     policies: list[Policy],
     pods: dict[str, tuple[RenderedObject, Pod]],
     clients: list[Pod],
+    scrapers: list[Pod],
 ) -> Iterator[Problem]:
     members: dict[str, list[tuple[RenderedObject | None, Pod]]] = {
         component: [entry] for component, entry in pods.items()
     }
     members["client"] = [(None, client) for client in clients]
+    members["prometheus"] = [(None, scraper) for scraper in scrapers]
     for flow in REQUIRED:
         for source_obj, source in members.get(flow.source, []):
             for target_obj, target in members.get(flow.target, []):
@@ -190,7 +204,9 @@ def _closed_to_others(
 
 
 def _name(role: str, pod: Pod) -> str:
-    return f"client {dict(pod.labels)} in {pod.namespace}" if role == "client" else role
+    if role in ("client", "prometheus"):
+        return f"{role} {dict(pod.labels)} in {pod.namespace}"
+    return role
 
 
 def _template(obj: RenderedObject) -> dict[str, Any] | None:
@@ -231,10 +247,11 @@ def _workload_pods(objects: list[RenderedObject]) -> dict[str, tuple[RenderedObj
     return pods
 
 
-def _client_peers(ctx: ValidateContext, env: str) -> list[dict[str, Any]]:
+def _client_peers(ctx: ValidateContext, env: str, key: str = "clients") -> list[dict[str, Any]]:
+    """The peers of `networkPolicy.<key>`: the clients, or the Prometheus that scrapes."""
     values = ctx.values(env)
     network = values.get("networkPolicy") or {}
-    peers = network.get("clients") or []
+    peers = network.get(key) or []
     return [p for p in peers if isinstance(p, dict)]
 
 
@@ -254,27 +271,28 @@ def _satisfying_labels(selector: dict[str, Any] | None) -> dict[str, str]:
     return labels if matches_selector(selector, labels) else {}
 
 
-def _client_pods(peers: list[dict[str, Any]], namespace: str) -> list[Pod]:
-    """One pod per `networkPolicy.clients` entry, carrying the labels that entry selects."""
+def _client_pods(peers: list[dict[str, Any]], namespace: str, kind: str = "client") -> list[Pod]:
+    """One pod per `networkPolicy.clients` (or `.prometheus`) entry, carrying the labels that
+    entry selects."""
     clients = []
     for index, peer in enumerate(peers):
         if "ipBlock" in peer:
             network = ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False)
             host = next(iter(network.hosts()), network.network_address)
-            clients.append(Pod(f"client-{index}", "outside", {}, str(host)))
+            clients.append(Pod(f"{kind}-{index}", "outside", {}, str(host)))
             continue
         labels = _satisfying_labels(peer.get("podSelector"))
         client_namespace, namespace_labels = namespace, {NAME_LABEL: namespace}
         if "namespaceSelector" in peer:
             namespace_labels = _satisfying_labels(peer["namespaceSelector"])
-            client_namespace = namespace_labels.get(NAME_LABEL, f"clients-{index}")
+            client_namespace = namespace_labels.get(NAME_LABEL, f"{kind}s-{index}")
             namespace_labels.setdefault(NAME_LABEL, client_namespace)
         clients.append(
             Pod(
-                f"client-{index}",
+                f"{kind}-{index}",
                 client_namespace,
                 labels,
-                f"10.245.0.{index + 1}",
+                f"10.245.{1 if kind == 'prometheus' else 0}.{index + 1}",
                 namespace_labels,
             )
         )
