@@ -12,6 +12,8 @@ from chartgen.topology.model import Role, Topology
 # Read-only commands that prove a grant, in order of preference.
 ALLOWED = (
     ("+exists", "EXISTS {key}"),
+    # TYPE before GET: a missing key is "none" to TYPE, an empty reply to GET
+    ("+type", "TYPE {key}"),
     ("+get", "GET {key}"),
     ("+info", "INFO server"),
     ("+lastsave", "LASTSAVE"),
@@ -64,7 +66,9 @@ def _checks(role: Role, indexes: dict[str, int]) -> list[RoleCheck]:
     key = f"{role.name.upper().replace('-', '_')}_PASSWORD"
     group = "cache" if set(role.databases) == {"cache"} else "sessions"
     db = indexes["sessions" if "sessions" in role.databases else "cache"] if role.databases else 0
-    prefix = role.key_patterns[0].rstrip("*") if role.key_patterns else "none:"
+    first = role.key_patterns[0] if role.key_patterns else "none:"
+    # a pattern may name its permissions first (`%R~cleanup:result:*`)
+    prefix = (first.partition("~")[2] if first.startswith("%") else first).rstrip("*")
 
     def check(expect: str, command: str) -> RoleCheck:
         return RoleCheck(key, role.name, group, db, expect, command)
