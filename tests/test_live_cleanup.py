@@ -158,19 +158,19 @@ def test_session_cleanup_enforces_the_contract(
     # the run's record, for the monitoring
     conn.call("SELECT", SESSIONS_DB)
     record = {
-        field: conn.call("GET", f"maintenance:session-cleanup:{field}")
-        for field in ("last-run", "last-success", "removed", "failures", "duration-seconds")
+        field: conn.call("GET", f"cleanup:result:sessions:{field}")
+        for field in ("last_run", "last_success", "removed", "failures", "duration_seconds")
     }
     assert record["removed"] == "11" and record["failures"] == "0"
-    assert int(record["last-success"]) == int(record["last-run"]) >= server_ms(conn) // 1000 - 60
+    assert int(record["last_success"]) == int(record["last_run"]) >= server_ms(conn) // 1000 - 60
 
     # a second run changes nothing but its own record
     after = snapshot(conn, SESSIONS_DB)
     again = sessions_job(server, shell)
     assert again.returncode == 0 and again.summary["removed"] == "0", again.stdout
     unchanged = snapshot(conn, SESSIONS_DB)
-    data = {k: v for k, v in after.items() if not k.startswith("maintenance:")}
-    assert {k: v for k, v in unchanged.items() if not k.startswith("maintenance:")} == data
+    data = {k: v for k, v in after.items() if not k.startswith("cleanup:result:")}
+    assert {k: v for k, v in unchanged.items() if not k.startswith("cleanup:result:")} == data
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -206,13 +206,13 @@ def test_cache_cleanup_keeps_the_most_recently_used(
     assert all(exists(conn, f"cache:beta:b{i}", CACHE_DB) for i in range(20) if i != 3)
 
     conn.call("SELECT", CACHE_DB)
-    assert conn.call("GET", "maintenance:cache-cleanup:removed") == "61"
+    assert conn.call("GET", "cleanup:result:cache:removed") == "61"
     conn.call("SELECT", 0)
     before = snapshot(conn, CACHE_DB)
     again = cache_job(server, shell)
     assert again.returncode == 0 and again.summary["removed"] == "0", again.stdout
-    assert {k: v for k, v in snapshot(conn, CACHE_DB).items() if "maintenance:" not in k} == {
-        k: v for k, v in before.items() if "maintenance:" not in k
+    assert {k: v for k, v in snapshot(conn, CACHE_DB).items() if "cleanup:result:" not in k} == {
+        k: v for k, v in before.items() if "cleanup:result:" not in k
     }
 
 
@@ -298,12 +298,12 @@ def test_cleanup_user_may_not_write_data(server: LocalTopology) -> None:
         ("SET", "session:forged", "x"),
         ("HSET", "session:forged", "uid", "admin"),
         ("SET", "refresh:forged", "x"),
-        ("SET", "maintenance:session-cleanup:other", "1"),
+        ("SET", "cleanup:result:sessions:other", "1"),
         ("EVAL", "return 1", "0"),
         ("KEYS", "*"),
     ):
         assert "NOPERM" in cli_as("cleanup", password, port, *command), command
-    record = "maintenance:session-cleanup:failures"
+    record = "cleanup:result:sessions:failures"
     assert cli_as("cleanup", password, port, "SET", record, "0") == "OK"
 
 

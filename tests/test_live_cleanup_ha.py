@@ -103,7 +103,7 @@ def test_cleanup_through_sentinel_survives_a_failover(topology: LocalTopology) -
             kept = conn.call("ZRANGE", f"user:{uid}:sessions", 0, -1)
             assert kept == [f"{uid}-{i}" for i in range(PER_USER - LIMIT, PER_USER)], uid
             assert conn.call("EXISTS", *[f"session:{sid}" for sid in kept]) == LIMIT
-        assert conn.call("GET", "maintenance:session-cleanup:failures") == "0"
+        assert conn.call("GET", "cleanup:result:sessions:failures") == "0"
 
 
 def test_cache_cleanup_over_tls_through_sentinel(tmp_path: Path) -> None:

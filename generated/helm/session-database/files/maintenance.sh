@@ -37,17 +37,18 @@ fail() {
   exit 1
 }
 
-# record STATUS DURATION: maintenance:<job>:* strings (numbers the exporter's key checks read).
+# record STATUS DURATION: cleanup:result:<results>:* strings (numbers the exporter's key checks
+# read: chart README, Monitoring).
 record() {
   now=$(date +%s)
-  prefix="maintenance:$JOB"
+  prefix="cleanup:result:$RESULTS"
   if [ "$1" = ok ]; then
     outcome="SET $prefix:failures 0
-SET $prefix:last-success $now"
+SET $prefix:last_success $now"
   else
     outcome="INCR $prefix:failures"
   fi
-  printf 'MULTI\nSET %s:last-run %s\nSET %s:removed %s\nSET %s:duration-seconds %s\n%s\nEXEC\n' \
+  printf 'MULTI\nSET %s:last_run %s\nSET %s:removed %s\nSET %s:duration_seconds %s\n%s\nEXEC\n' \
     "$prefix" "$now" "$prefix" "${removed:-0}" "$prefix" "$2" "$outcome" \
     | cleanup_cli --csv > "$work/record" 2>&1 || return 1
   tail -n 1 "$work/record" | grep -qv ERROR

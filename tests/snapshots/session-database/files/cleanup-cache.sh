@@ -13,6 +13,7 @@
 # finishes the work. Commands are short (at most BATCH_SIZE keys); no KEYS, no scripts.
 set -u
 JOB=cache-cleanup
+RESULTS=cache  # cleanup:result:cache:* (the monitoring's key checks)
 # shellcheck source=maintenance.sh
 . "$(dirname "$0")/maintenance.sh"
 SERVICE='^cache:[A-Za-z0-9_.-]+:index$'

@@ -14,6 +14,7 @@
 # run finishes the work. Commands are short (a few keys each); no KEYS, no scripts.
 set -u
 JOB=session-cleanup
+RESULTS=sessions  # cleanup:result:sessions:* (the monitoring's key checks)
 # shellcheck source=maintenance.sh
 . "$(dirname "$0")/maintenance.sh"
 # Entries examined per index and run: a contract-abiding index holds about its limit.
