@@ -15,10 +15,12 @@ import pytest
 from chartgen.engines import helm
 from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.jobs import admin, job_command, pipeline, server_ms, session_commands
+from tests.live.prometheus import Processes, scrape, start_exporters
 from tests.live.tls import issue, make_ca
 from tests.live.topology import (
     ADMIN,
     ADMIN_PASSWORD,
+    REDIS_SET,
     LocalTopology,
     acknowledged,
     cli,
@@ -104,6 +106,31 @@ def test_cleanup_through_sentinel_survives_a_failover(topology: LocalTopology) -
             assert kept == [f"{uid}-{i}" for i in range(PER_USER - LIMIT, PER_USER)], uid
             assert conn.call("EXISTS", *[f"session:{sid}" for sid in kept]) == LIMIT
         assert conn.call("GET", "cleanup:result:sessions:failures") == "0"
+        finished = int(conn.call("GET", "cleanup:result:sessions:last_success"))
+
+    # What the job recorded is what the monitoring reads: the data pod's exporter sidecar, as
+    # rendered (monitor user, its key checks), publishes the record the alerts watch.
+    procs = Processes(topology.root)
+    try:
+        [target] = start_exporters(
+            topology,
+            procs,
+            "session-db",
+            [(REDIS_SET, [pod for pod in topology.redis if pod.port == new])],
+        )
+        wanted = 'redis_key_value{db="db0",key="cleanup:result:sessions:last_success"}'
+
+        def published() -> float | None:
+            try:
+                lines = scrape(target.port)
+            except OSError:
+                return None
+            return next((float(x.split()[-1]) for x in lines if x.startswith(wanted)), None)
+
+        wait_for(lambda: published() is not None, "the exporter publishing the job's record")
+        assert published() == finished
+    finally:
+        procs.stop()
 
 
 def test_cache_cleanup_over_tls_through_sentinel(tmp_path: Path) -> None:
