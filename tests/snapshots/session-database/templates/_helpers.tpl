@@ -240,6 +240,15 @@ affinity:
           labelSelector:
             matchLabels:
               {{- include "session-database.selectorLabels" (dict "context" .context "component" "redis") | nindent 14 }}
+      {{- if eq .context.Values.cache.group "separate" }}
+      # ... and from the cache's data pods: its master set needs the same Sentinel majority.
+      - weight: 50
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "session-database.selectorLabels" (dict "context" .context "component" "cache") | nindent 14 }}
+      {{- end }}
       {{- end }}
     {{- end }}
 {{- end }}
