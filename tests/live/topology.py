@@ -216,9 +216,19 @@ class LocalTopology:
         env.update(paths)
         return env
 
-    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
+    def cache_replicas(self, cache: int | None) -> int:
+        """Pods of the cache's own group to lay out: `cache` when given, else as many as the
+        rendered `<fullname>-cache` StatefulSet asks for (none when the render has no cache
+        group, i.e. cache.group shared)."""
+        if cache is not None:
+            return cache
+        sets = [o.body for o in self.objects if o.kind == "StatefulSet" and o.name == CACHE_SET]
+        return int(sets[0]["spec"]["replicas"]) if sets else 0
+
+    def build(self, replicas: int, sentinels: int, cache: int | None = None) -> None:
         """Lay out `replicas` data pods, `sentinels` Sentinels (0 for standalone) and `cache`
-        pods of the cache's own group (a chart rendered with cache.group separate)."""
+        pods of the cache's own group (default: what the render's cache StatefulSet asks)."""
+        cache = self.cache_replicas(cache)
         self._write_secret()
         secret = {"AUTH_POLL_SECONDS": "1"}
         if self.tls:
