@@ -216,10 +216,7 @@ def settled(t: PerPodTopology) -> bool:
         return False
     if t.info(pod, "replication").get("connected_slaves") != "2":
         return False
-    return all(
-        t.info(s, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
-        for s in t.sentinels
-    )
+    return all(t.sentinel_entry(s).endswith("slaves=2,sentinels=3") for s in t.sentinels)
 
 
 def one_run(t: PerPodTopology, path: MasterPath, case: str, run: int) -> tuple[float, int, str]:

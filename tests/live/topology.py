@@ -81,6 +81,15 @@ def info(port: int, section: str, host: str = "127.0.0.1") -> dict[str, str]:
     return {key: value.strip() for key, value in pairs}
 
 
+def master_entry(sentinel_info: dict[str, str], master_set: str) -> str:
+    """The `masterN` line of a Sentinel's INFO sentinel for `master_set` (a Sentinel monitoring
+    the cache's own group too lists two, in no fixed order), or ""."""
+    for key, value in sentinel_info.items():
+        if re.fullmatch(r"master\d+", key) and value.startswith(f"name={master_set},"):
+            return value
+    return ""
+
+
 def online_replicas(port: int) -> int:
     """Replicas past their initial sync (connected_slaves also counts those still syncing)."""
     return sum(
@@ -391,6 +400,12 @@ class LocalTopology:
     def master_by_sentinel(self, pod: Pod) -> str:
         return ":".join(
             cli(pod.port, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"]).splitlines()
+        )
+
+    def sentinel_entry(self, sentinel: Pod) -> str:
+        """`sentinel`'s INFO line about the sessions' master set (name, status, slaves, ...)."""
+        return master_entry(
+            info(sentinel.port, "sentinel", sentinel.host), sentinel.env["MASTER_SET"]
         )
 
     def agreed_master_of(self, master_set: str) -> str | None:
