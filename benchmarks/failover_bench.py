@@ -1,6 +1,7 @@
 """What a failover costs a writing client, with pod addresses changing on every restart.
 
-Boots the rendered production HA topology (3 data pods, 3 Sentinels) with an address per pod
+Boots the rendered production HA topology (3 data pods, its cache group's 2 pods, 3 Sentinels
+monitoring both master sets) with an address per pod
 (tests/live/addresses.py), then, N times each:
   - crash: SIGKILL of the master; the pod is recreated at a new address and rejoins;
   - hand-over: the master's preStop hook (planned stop), then the same recreation.
