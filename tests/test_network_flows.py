@@ -143,7 +143,8 @@ def test_dns_only_over_udp_is_found(project: Path) -> None:
         in ln
         for ln in lines
     ), lines
-    assert len(lines) == 3  # redis, sentinel and endpoint, TCP only
+    # redis, sentinel, endpoint and production's cache group, TCP only
+    assert len(lines) == 4
 
 
 def test_sentinel_peers_forgotten_are_found(project: Path) -> None:
@@ -237,8 +238,8 @@ def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
     )
     result = validate(project, "--format", "json", "--env", "production")
     found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
-    # redis, sentinel and the master endpoint's pods
-    assert len(found) == 3 and all("no default-deny" in p["message"] for p in found)
+    # redis, sentinel, the master endpoint's and production's cache group's pods
+    assert len(found) == 4 and all("no default-deny" in p["message"] for p in found)
 
 
 def _set_values(project: Path, env: str, text: str) -> None:
