@@ -197,7 +197,7 @@ DERIVED: dict[SpecKey, set[str]] = {
     ("mode",): GRACE | CACHE_GRACE,
     ("redis", "config", "maxmemory"): GRACE,
     ("redis", "handoverSeconds"): GRACE | CACHE_GRACE,
-    ("redis", "shutdownSaveMBps"): GRACE | CACHE_GRACE,
+    ("redis", "shutdownSaveMBps"): GRACE,  # the cache saves nothing by default
     ("cache", "config", "save"): CACHE_GRACE,
     ("cache", "config", "appendonly"): CACHE_GRACE,
     # the runbook links point into the git repository Argo CD deploys from
