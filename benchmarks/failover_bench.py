@@ -1,6 +1,7 @@
 """What a failover costs a writing client, with pod addresses changing on every restart.
 
-Boots the rendered production HA topology (3 data pods, 3 Sentinels) with an address per pod
+Boots the rendered production HA topology (3 data pods, its cache group's 2 pods, 3 Sentinels
+monitoring both master sets) with an address per pod
 (tests/live/addresses.py), then, N times each:
   - crash: SIGKILL of the master; the pod is recreated at a new address and rejoins;
   - hand-over: the master's preStop hook (planned stop), then the same recreation.
@@ -216,10 +217,7 @@ def settled(t: PerPodTopology) -> bool:
         return False
     if t.info(pod, "replication").get("connected_slaves") != "2":
         return False
-    return all(
-        t.info(s, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
-        for s in t.sentinels
-    )
+    return all(t.sentinel_entry(s).endswith("slaves=2,sentinels=3") for s in t.sentinels)
 
 
 def one_run(t: PerPodTopology, path: MasterPath, case: str, run: int) -> tuple[float, int, str]:

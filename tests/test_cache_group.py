@@ -22,6 +22,8 @@ from tests.test_validate import TEMPLATES, edit, validate
 
 FULL = "sessions-session-database"
 SPLIT = {"cache": {"group": "separate"}}
+# production itself runs split; this puts its cache back beside the sessions
+SHARED = {"cache": {"group": "shared"}}
 
 
 def render(environment: str, extra: dict[str, Any] | None = None) -> list[helm.RenderedObject]:
@@ -38,7 +40,7 @@ def env_of(body: dict[str, Any]) -> dict[str, str]:
 
 
 def test_shared_layout_renders_no_cache_group() -> None:
-    objects = render("production")
+    objects = render("production", SHARED)
     # (the cache cleanup CronJob, <fullname>-cache-cleanup, exists in both layouts)
     group = [o.name for o in objects if o.name.startswith(f"{FULL}-cache") and o.kind != "CronJob"]
     assert not group
@@ -66,10 +68,12 @@ def test_split_layout_renders_the_cache_group() -> None:
     labels = cache["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/component"] == "cache"
     resources = cache["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert resources["requests"]["memory"] == "384Mi"
+    # production's own cache group: Guaranteed, maxmemory 1gb x 1.5
+    assert resources["requests"] == {"cpu": "1", "memory": "1536Mi", "ephemeral-storage": "64Mi"}
+    assert resources["limits"]["memory"] == resources["requests"]["memory"]
 
     conf = find(objects, "ConfigMap", f"{FULL}-cache")["data"]["redis.conf"]
-    for line in ("maxmemory 256mb", "maxmemory-policy allkeys-lru", 'save ""', "appendonly no"):
+    for line in ("maxmemory 1gb", "maxmemory-policy allkeys-lru", 'save ""', "appendonly no"):
         assert line in conf.splitlines(), conf
     # the sessions' group keeps its own settings
     sessions_conf = find(objects, "ConfigMap", f"{FULL}-redis")["data"]["redis.conf"]
@@ -114,7 +118,7 @@ def test_split_acl_each_group_has_only_the_roles_of_its_database() -> None:
         for line in find(objects, "ConfigMap", f"{FULL}-redis")["data"]["users.acl"].splitlines()
     }
     assert "cache" not in sessions and {"app", "cleanup"} <= sessions
-    shared = find(render("production"), "ConfigMap", f"{FULL}-redis")["data"]["users.acl"]
+    shared = find(render("production", SHARED), "ConfigMap", f"{FULL}-redis")["data"]["users.acl"]
     assert " user cache " in shared
 
 
@@ -179,14 +183,15 @@ def _spec(**changes: Any) -> dict[str, Any]:
 
 
 def test_eviction_rule_per_layout() -> None:
-    # production's allkeys-lru beside sessions is still reported, now as sessions-only eviction
-    (finding,) = eviction_policy(_spec())
+    # the seed's allkeys-lru on the sessions' group is still reported, as sessions-only eviction
+    (finding,) = eviction_policy(_spec(redis__config__maxmemoryPolicy="allkeys-lru"))
     assert finding[0] == ("redis", "config", "maxmemoryPolicy")
     assert "evicts live sessions" in finding[1] and "use noeviction" in finding[1]
-    # sessions on noeviction, the cache on allkeys-lru: nothing to report
-    assert list(eviction_policy(_spec(redis__config__maxmemoryPolicy="noeviction"))) == []
-    # shared: the message points at the split
-    shared = copy.deepcopy(resolve(SPEC).environments["production"])
+    # production: sessions on noeviction, the cache on allkeys-lru: nothing to report
+    assert list(eviction_policy(_spec())) == []
+    # shared with the seed's policy: the message points at the split
+    shared = _spec(redis__config__maxmemoryPolicy="allkeys-lru")
+    shared["databases"]["cache"]["group"] = "shared"
     (finding,) = eviction_policy(shared)
     assert "databases.cache.group: separate" in finding[1]
 
@@ -246,23 +251,24 @@ def test_bad_cache_group_spec_is_reported_at_its_key(workspace: Path, case: Case
 
 
 def test_an_environment_chooses_the_split_in_its_overlay(project: Path) -> None:
-    """The layout is a parameter: production's overlay alone moves its cache to its own group
-    and its sessions to noeviction, and the eviction warning goes away."""
+    """The layout is a parameter: production's overlay alone runs its cache on its own group and
+    its sessions on noeviction (0 errors, 0 warnings); the same overlay back on the shared group
+    with the seed's allkeys-lru gets the eviction warning, at the overlay's line."""
     overlay = project / "values/environments/production.yaml"
-    edit(overlay, "maxmemoryPolicy: allkeys-lru", "maxmemoryPolicy: noeviction")
-    with open(overlay, "a") as text:
-        text.write(
-            "databases:\n  cache:\n    group: separate\n"
-            "cache:\n  config:\n    maxmemory: 1gb\n"
-            "  resources:\n    requests: {memory: 1536Mi}\n    limits: {memory: 2Gi}\n"
-        )
     built = run("build", cwd=project)
     assert built.returncode == 0, built.stderr
     values = (project / "generated/helm/session-database/values-production.yaml").read_text()
     assert "cache:\n  group: separate\n" in values
+    assert "maxmemoryPolicy: noeviction" in values
     result = validate(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 error(s), 0 warning(s)" in result.stdout, result.stdout
+    edit(overlay, "    group: separate", "    group: shared")
+    line = edit(overlay, "maxmemoryPolicy: noeviction", "maxmemoryPolicy: allkeys-lru")
+    built = run("build", cwd=project)
+    assert built.returncode == 0, built.stderr
+    warning = f"values/environments/production.yaml:{line}:5: redis.config.maxmemoryPolicy: warning"
+    assert warning in built.stderr, built.stderr
 
 
 def test_the_cache_cleanup_job_follows_the_cache_to_its_own_group() -> None:
@@ -271,7 +277,7 @@ def test_the_cache_cleanup_job_follows_the_cache_to_its_own_group() -> None:
         container = job["spec"]["template"]["spec"]["containers"][0]
         return {item["name"]: item.get("value", "") for item in container["env"]}
 
-    shared, split = render("production"), render("production", SPLIT)
+    shared, split = render("production", SHARED), render("production", SPLIT)
     assert job_env(shared, "cache-cleanup")["MASTER_SET"] == "sessiondb"
     assert job_env(split, "cache-cleanup")["MASTER_SET"] == "servicecache"
     assert job_env(split, "session-cleanup")["MASTER_SET"] == "sessiondb"

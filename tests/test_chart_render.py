@@ -100,7 +100,7 @@ def test_production_redis_settings_reach_redis_conf() -> None:
     conf = by_kind(objects, "ConfigMap")["sessions-session-database-redis"]["data"]["redis.conf"]
     for line in (
         "maxmemory 4gb",
-        "maxmemory-policy allkeys-lru",
+        "maxmemory-policy noeviction",
         "save 900 1 300 10 60 10000",
         "tcp-keepalive 300",
     ):

@@ -48,8 +48,20 @@ def test_the_seed_host_is_the_master_endpoint_in_every_mode() -> None:
 def test_tls_check_verifies_each_data_pod_and_passes_client_tls_through() -> None:
     rendered = objects("production")
     servers = [ln.strip() for ln in haproxy_config(rendered).splitlines() if "server " in ln]
-    pods = [ln for ln in servers if ln.startswith("server ")]
+    pods = [ln for ln in servers if ln.startswith("server session-database-redis-")]
     assert len(pods) == 3
+    # production's cache group: its frontend's servers are checked by their own names
+    cache = [ln for ln in servers if ln.startswith("server session-database-cache-")]
+    assert len(cache) == 2
+    assert len([ln for ln in servers if ln.startswith("server ")]) == len(pods) + len(cache)
+    for index, line in enumerate(cache):
+        fqdn = (
+            f"session-database-cache-{index}.session-database-cache-headless."
+            "session-database.svc.cluster.local"
+        )
+        assert line.endswith(
+            f"check-ssl verify required ca-file /etc/redis-tls/ca.crt verifyhost {fqdn}"
+        )
     for index, line in enumerate(pods):
         fqdn = (
             f"session-database-redis-{index}.session-database-redis-headless."

@@ -1,9 +1,10 @@
 """The two layouts of the service cache, booted from the production chart with real redis-server,
-redis-sentinel and HAProxy: cache writes fill memory far past maxmemory. On one shared group with
-production's own policy (allkeys-lru) the sessions go, as the eviction-policy rule says; with the
-cache on its own group (cache.group: separate, the sessions' group on noeviction) no session is
-lost, the same Sentinels monitor both master sets, and a cache master kill fails over the cache
-set only, the endpoint's cache frontend following it."""
+redis-sentinel and HAProxy: cache writes fill memory far past maxmemory. On one shared group
+with the seed's production policy (allkeys-lru) the sessions go, as the eviction-policy rule
+says; with the cache on its own group (cache.group: separate, production's layout, the
+sessions' group on noeviction) no session is lost, the same Sentinels monitor both master sets,
+and a cache master kill fails over the cache set only, the endpoint's cache frontend following
+it."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def production(layout: str) -> list[helm.RenderedObject]:
     """Production's chart without TLS, failing over fast, with a small maxmemory on the group
     that takes the cache writes."""
     extra: dict[str, Any] = {**FAST_FAILOVER, "tls": {"enabled": False}}
-    if layout == "shared":  # production's own policy, allkeys-lru, on both databases
-        extra["redis"] = {"config": {"maxmemory": MAXMEMORY}}
+    if layout == "shared":  # the seed's production policy, allkeys-lru, on both databases
+        extra["redis"] = {"config": {"maxmemory": MAXMEMORY, "maxmemoryPolicy": "allkeys-lru"}}
+        extra["cache"] = {"group": "shared"}
     else:
         extra["redis"] = {"config": {"maxmemory": MAXMEMORY, "maxmemoryPolicy": "noeviction"}}
         extra["cache"] = {"group": "separate", "config": {"maxmemory": MAXMEMORY}}
@@ -75,9 +77,12 @@ def split(tmp_path: Path) -> Iterator[LocalTopology]:
         yield local
 
 
-def test_shared_group_with_productions_policy_loses_sessions(tmp_path: Path) -> None:
+def test_shared_group_with_the_seeds_policy_loses_sessions(tmp_path: Path) -> None:
     require_binaries()
     spec = copy.deepcopy(resolve(SPEC).environments["production"])
+    assert list(eviction_policy(spec)) == []  # production as committed: split, noeviction
+    spec["databases"]["cache"]["group"] = "shared"
+    spec["redis"]["config"]["maxmemoryPolicy"] = "allkeys-lru"
     (finding,) = eviction_policy(spec)
     assert "an idle but valid session goes before a busier cache entry" in finding[1]
     local = LocalTopology(tmp_path, production("shared"))

@@ -53,7 +53,7 @@ def test_production_values_reach_the_running_server(boot: Boot) -> None:
     topology: LocalTopology = boot("production")
     port = topology.redis[0].port
     assert config(port, "maxmemory") == str(4 * 1024**3)
-    assert config(port, "maxmemory-policy") == "allkeys-lru"
+    assert config(port, "maxmemory-policy") == "noeviction"
     assert config(port, "save") == "900 1 300 10 60 10000"
     assert config(port, "tcp-keepalive") == "300"
     assert config(port, "appendonly") == "yes"
@@ -61,6 +61,16 @@ def test_production_values_reach_the_running_server(boot: Boot) -> None:
     assert config(port, "min-replicas-max-lag") == "10"
     assert info(port, "replication")["role"] == "master"
     assert "starting as master" in topology.redis[0].log.read_text()
+    # the service cache's own group: the seed's allkeys-lru, its own memory, nothing persisted
+    assert len(topology.cache) == 2, "production's render lays out its cache group"
+    topology.start_cache(0)
+    cache = topology.cache[0].port
+    assert config(cache, "maxmemory") == str(1024**3)
+    assert config(cache, "maxmemory-policy") == "allkeys-lru"
+    assert config(cache, "save") == ""
+    assert config(cache, "appendonly") == "no"
+    assert config(cache, "min-replicas-to-write") == "0"
+    assert info(cache, "replication")["role"] == "master"
 
 
 def test_development_runs_one_standalone_server(boot: Boot) -> None:

@@ -49,13 +49,13 @@ def writer(endpoint: LocalEndpoint, topology: LocalTopology) -> Iterator[Writer]
     try:
         wait_for(
             lambda: all(
-                info(s.port, "sentinel").get("master0", "").endswith("slaves=2,sentinels=3")
+                topology.sentinel_entry(s).endswith("slaves=2,sentinels=3")
                 for s in topology.sentinels
             ),
             "every Sentinel sees both replicas",
         )
     except AssertionError:
-        print([info(s.port, "sentinel").get("master0") for s in topology.sentinels])
+        print([topology.sentinel_entry(s) for s in topology.sentinels])
         print(topology.logs())
         raise
     with writing(endpoint) as client:

@@ -42,7 +42,7 @@ def test_extra_directives_reach_the_running_server(tmp_path: Path) -> None:
         assert config(port, "latency-tracking") == "no"
         assert config(port, "slowlog-max-len") == "512"
         # the chart's settings are untouched and its own lines still come after the include
-        assert config(port, "maxmemory-policy") == "allkeys-lru"
+        assert config(port, "maxmemory-policy") == "noeviction"
         assert config(port, "port") == str(port)
         assert local.redis[0].env["EXTRA_FLAG"] == "on"
     finally:

@@ -143,7 +143,9 @@ def test_dns_only_over_udp_is_found(project: Path) -> None:
         in ln
         for ln in lines
     ), lines
-    assert len(lines) == 6  # redis, sentinel, endpoint, maintenance, backup and helm test pods
+    # redis, sentinel, endpoint, production's cache group, maintenance, backup and helm test
+    # pods, TCP only
+    assert len(lines) == 7
 
 
 def test_sentinel_peers_forgotten_are_found(project: Path) -> None:
@@ -237,8 +239,9 @@ def test_default_deny_by_match_expressions_is_understood(project: Path) -> None:
     )
     result = validate(project, "--format", "json", "--env", "production")
     found = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "network-policy"]
-    # redis, sentinel, the master endpoint's, the two cleanup CronJobs' and the backup job's pods
-    assert len(found) == 6 and all("no default-deny" in p["message"] for p in found)
+    # redis, sentinel, the master endpoint's, production's cache group's, the two cleanup
+    # CronJobs' and the backup job's pods
+    assert len(found) == 7 and all("no default-deny" in p["message"] for p in found)
 
 
 def _set_values(project: Path, env: str, text: str) -> None:

@@ -24,22 +24,25 @@ def pod_specs(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
 
 def test_production_requires_distinct_nodes_and_keeps_sentinels_off_data_nodes() -> None:
     specs = pod_specs()
-    for component in ("redis", "sentinel"):
+    # production runs the cache on a group of its own (cache): its pods on distinct nodes too
+    for component in ("redis", "cache", "sentinel"):
         anti = specs[component]["affinity"]["podAntiAffinity"]
         (required,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
         assert required["topologyKey"] == "kubernetes.io/hostname"
         labels = required["labelSelector"]["matchLabels"]
         assert labels["app.kubernetes.io/component"] == component
-    (away,) = specs["sentinel"]["affinity"]["podAntiAffinity"][
+    away = specs["sentinel"]["affinity"]["podAntiAffinity"][
         "preferredDuringSchedulingIgnoredDuringExecution"
     ]
-    assert away["podAffinityTerm"]["labelSelector"]["matchLabels"][
-        "app.kubernetes.io/component"
-    ] == ("redis")
-    assert (
-        "preferredDuringSchedulingIgnoredDuringExecution"
-        not in specs["redis"]["affinity"]["podAntiAffinity"]
-    )
+    assert [
+        term["podAffinityTerm"]["labelSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for term in away
+    ] == ["redis", "cache"]
+    for component in ("redis", "cache"):
+        assert (
+            "preferredDuringSchedulingIgnoredDuringExecution"
+            not in specs[component]["affinity"]["podAntiAffinity"]
+        )
     # zones not declared: spread where possible, never Pending for want of a zone label
     for spec in specs.values():
         (spread,) = spec["topologySpreadConstraints"]

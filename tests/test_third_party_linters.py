@@ -19,6 +19,7 @@ from tests.tools import go_tool
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 STATEFULSETS = {"sessions-session-database-redis", "sessions-session-database-sentinel"}
 ENDPOINT = "sessions-session-database-endpoint"  # ha mode only
+CACHE = "sessions-session-database-cache"  # the cache's own group: production's layout
 CRONJOBS = {
     "sessions-session-database-session-cleanup",
     "sessions-session-database-cache-cleanup",
@@ -33,11 +34,11 @@ JOBS = {
 TEST_POD = "sessions-session-database-test"  # runs to completion: no probes
 RESTORE = "sessions-session-database-restore"
 CHECKOV_WAIVERS = {
-    "CKV_K8S_43": {*STATEFULSETS, ENDPOINT, *CRONJOBS, *JOBS},
+    "CKV_K8S_43": {*STATEFULSETS, ENDPOINT, CACHE, *CRONJOBS, *JOBS},
     "CKV_K8S_8": {TEST_POD},
     "CKV_K8S_9": {TEST_POD},
     # the exporter sidecar's password comes from the environment (secrets as files)
-    "CKV_K8S_35": STATEFULSETS,
+    "CKV_K8S_35": {*STATEFULSETS, CACHE},
 }
 # kube-score/ignore annotations: none needed.
 KUBE_SCORE_WAIVERS: dict[str, set[str]] = {}
@@ -106,7 +107,8 @@ def test_checkov_finds_nothing_unwaived(environment: str, tmp_path: Path) -> Non
         (check, name)
         for check, names in CHECKOV_WAIVERS.items()
         for name in names
-        # development is standalone: no Sentinels, no HAProxy; no restore Job unless asked
+        # development is standalone: no Sentinels, no HAProxy; no restore Job unless asked;
+        # only production runs the cache on a group of its own
         if name != RESTORE
         and (
             name.endswith("-redis")
@@ -114,6 +116,7 @@ def test_checkov_finds_nothing_unwaived(environment: str, tmp_path: Path) -> Non
             or name in JOBS
             or environment != "development"
         )
+        and (name != CACHE or environment == "production")
     }
     assert skipped == expected
 
@@ -132,7 +135,7 @@ def test_checkov_needs_no_waiver_once_a_digest_is_pinned(tmp_path: Path) -> None
     }
     # not digest waivers: the helm test Pod's probes, the exporter sidecar's env password
     assert skipped == {("CKV_K8S_8", TEST_POD), ("CKV_K8S_9", TEST_POD)} | {
-        ("CKV_K8S_35", name) for name in STATEFULSETS
+        ("CKV_K8S_35", name) for name in {*STATEFULSETS, CACHE}
     }
 
 

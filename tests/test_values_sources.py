@@ -182,19 +182,24 @@ REQUIRED_PARAMETERS: dict[SpecKey, str] = {
                 for resource in ("cpu", "memory", "ephemeral-storage")
             ),
             *(f"persistence.{k}" for k in ("enabled", "size", "storageClass", "accessModes")),
+            "terminationGracePeriodSeconds",
         )
     },
 }
 # Spec keys that shape a Helm value's default without being its source: the stop budget
 # (terminationGracePeriodSeconds, unless given) follows the hand-over and the final save.
 GRACE = {"redis.terminationGracePeriodSeconds"}
+# the cache group's own stop budget: the same hand-over and disk speed, its own data
+CACHE_GRACE = {"cache.terminationGracePeriodSeconds"}
 RUNBOOK = {"monitoring.runbookUrl"}
 DERIVED: dict[SpecKey, set[str]] = {
     ("chart", "name"): {"networkPolicy.clients"},
-    ("mode",): GRACE,
+    ("mode",): GRACE | CACHE_GRACE,
     ("redis", "config", "maxmemory"): GRACE,
-    ("redis", "handoverSeconds"): GRACE,
-    ("redis", "shutdownSaveMBps"): GRACE,
+    ("redis", "handoverSeconds"): GRACE | CACHE_GRACE,
+    ("redis", "shutdownSaveMBps"): GRACE,  # the cache saves nothing by default
+    ("cache", "config", "save"): CACHE_GRACE,
+    ("cache", "config", "appendonly"): CACHE_GRACE,
     # the runbook links point into the git repository Argo CD deploys from
     **{("argocd", "source", key): RUNBOOK for key in ("kind", "repoURL", "targetRevision", "path")},
     # declared zones make the zone spread required for both components

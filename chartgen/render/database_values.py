@@ -56,7 +56,8 @@ def cache_values(cache: Cache, group: CacheGroup) -> dict[str, Node]:
     return {
         "cache": Group(
             f"Service cache (DB {cache.index}) settings and, with group separate, its own "
-            "Redis group (probes, placement and pod extensions follow redis.*).",
+            "Redis group (probes, placement and pod extensions follow redis.*; its grace "
+            "period is its own).",
             {
                 "group": Param(
                     "separate" if group.separate else "shared",
@@ -80,6 +81,14 @@ def cache_values(cache: Cache, group: CacheGroup) -> dict[str, Node]:
                 "config": redis_config(group.config, ("cache", "config")),
                 "resources": resources(group.resources, "cache", ("cache", "resources")),
                 "persistence": persistence(group.persistence, ("cache", "persistence")),
+                "terminationGracePeriodSeconds": Param(
+                    group.termination_grace_period_seconds,
+                    "separate: stop budget of a cache pod: the preStop hand-over (ha), the final"
+                    " save when the cache is persisted, a margin (derived unless the spec sets "
+                    "it).",
+                    integer(0),
+                    ("cache", "terminationGracePeriodSeconds"),
+                ),
                 "defaultTtlSeconds": setting(
                     cache.default_ttl, "CACHE_DEFAULT_TTL_SECONDS", "defaultTtlSeconds"
                 ),

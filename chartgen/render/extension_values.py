@@ -47,6 +47,9 @@ CHART_ENV = {
         "SENTINEL_PEERS",
         "REDIS_NODES",
         "MASTER_SET",
+        # the cache's own group (cache.group separate): its master set and pods
+        "CACHE_MASTER_SET",
+        "CACHE_REDIS_NODES",
         "QUORUM",
         "CONFIG_DIR",
         "RUNTIME_DIR",

@@ -43,9 +43,16 @@ def _redis(spec: dict[str, Any], key: str) -> Any:
     return spec["redis"].get(key, spec_default(("redis", key)))
 
 
-def stop_budget(spec: dict[str, Any]) -> StopBudget:
-    """What a data pod needs between SIGTERM and SIGKILL."""
-    config = spec["redis"]["config"]
+def _group(spec: dict[str, Any], group: str) -> dict[str, Any]:
+    settings: dict[str, Any] = spec[group] if group in spec else spec_default((group,))
+    return settings
+
+
+def stop_budget(spec: dict[str, Any], group: str = "redis") -> StopBudget:
+    """What a data pod of `group` (redis, or cache: the cache's own group) needs between
+    SIGTERM and SIGKILL: the hand-over and the disk speed are the sessions' group's settings,
+    the data to save the group's own (none for a cache without persistence)."""
+    config = _group(spec, group)["config"]
     handover = _redis(spec, "handoverSeconds") if spec["mode"] == "ha" else 0
     saves = bool(str(config.get("save", "")).strip()) or bool(config.get("appendonly", True))
     data = redis_bytes(str(config["maxmemory"])) if saves else 0
@@ -53,10 +60,10 @@ def stop_budget(spec: dict[str, Any]) -> StopBudget:
     return StopBudget(int(handover), math.ceil(data / speed), STOP_MARGIN_SECONDS)
 
 
-def grace_period(spec: dict[str, Any]) -> int:
-    """terminationGracePeriodSeconds: the spec's, else the stop budget."""
-    given = spec["redis"].get("terminationGracePeriodSeconds")
-    return int(given) if given is not None else stop_budget(spec).total
+def grace_period(spec: dict[str, Any], group: str = "redis") -> int:
+    """terminationGracePeriodSeconds of `group`: the spec's, else its stop budget."""
+    given = _group(spec, group).get("terminationGracePeriodSeconds")
+    return int(given) if given is not None else stop_budget(spec, group).total
 
 
 def probe_floor(path: tuple[str, str]) -> int:

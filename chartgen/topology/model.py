@@ -134,6 +134,7 @@ class CacheGroup:
     config: RedisConfig
     resources: Resources
     persistence: Persistence
+    termination_grace_period_seconds: int
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,7 @@ def _cache_group(spec: dict[str, Any]) -> CacheGroup:
         config=_redis_config(raw["config"]),
         resources=_resources(raw["resources"]),
         persistence=_persistence(raw["persistence"]),
+        termination_grace_period_seconds=grace_period(spec, "cache"),
     )
 
 

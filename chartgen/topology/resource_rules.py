@@ -157,11 +157,11 @@ def _memory_request(key: str, group: dict[str, Any]) -> Iterator[Finding]:
 
 def qos_class(spec: dict[str, Any]) -> Iterator[Finding]:
     """qos: Guaranteed needs requests equal to limits for CPU and memory; otherwise Kubernetes
-    makes the pods Burstable."""
-    for component in ("redis", "sentinel"):
-        if spec[component].get("qos", "Burstable") != "Guaranteed":
+    makes the pods Burstable (each Redis group and the Sentinels)."""
+    for component, settings in [*data_groups(spec), ("sentinel", spec["sentinel"])]:
+        if settings.get("qos", "Burstable") != "Guaranteed":
             continue
-        resources = spec[component]["resources"]
+        resources = settings["resources"]
         for kind in ("cpu", "memory"):
             request, limit = resources["requests"][kind], resources["limits"][kind]
             if k8s_quantity(request) != k8s_quantity(limit):
@@ -203,17 +203,18 @@ def _ephemeral_data(key: str, redis: dict[str, Any]) -> Iterator[Finding]:
 def grace_period_budget(spec: dict[str, Any]) -> Iterator[Finding]:
     """terminationGracePeriodSeconds covers the stop: the hand-over of a master (ha), the final
     save of a full dataset at shutdownSaveMBps, and a margin; SIGKILL before the save ends loses
-    the writes since the last snapshot."""
-    given = spec["redis"].get("terminationGracePeriodSeconds")
-    budget = stop_budget(spec)
-    if given is not None and given < budget.total:
-        yield (
-            ("redis", "terminationGracePeriodSeconds"),
-            (
-                f"{given} s is below the stop budget of {budget.total} s ({budget.explain()}); "
-                "raise it or leave it out to have it derived"
-            ),
-        )
+    the writes since the last snapshot (each Redis group, with its own data)."""
+    for key, group in data_groups(spec):
+        given = group.get("terminationGracePeriodSeconds")
+        budget = stop_budget(spec, key)
+        if given is not None and given < budget.total:
+            yield (
+                (key, "terminationGracePeriodSeconds"),
+                (
+                    f"{given} s is below the stop budget of {budget.total} s ({budget.explain()}); "
+                    "raise it or leave it out to have it derived"
+                ),
+            )
 
 
 def probe_timeouts(spec: dict[str, Any]) -> Iterator[Finding]:

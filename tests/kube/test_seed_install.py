@@ -118,9 +118,16 @@ def test_guide_development_install_upgrade_rollback(kube: ControlPlane, namespac
 def test_guide_install_of_an_environment(kube: ControlPlane, namespace: str, command: str) -> None:
     pods = assert_accepted(kube, namespace, run_guide(kube, command))
     assert f"{RELEASE}-redis-0" in pods and f"{RELEASE}-sentinel-0" in pods
-    kinds = {o["kind"] for o in release_objects(kube, RELEASE, namespace)}
+    objects = release_objects(kube, RELEASE, namespace)
+    kinds = {o["kind"] for o in objects}
     # TLS through cert-manager: its CRDs are served by the cluster
     assert {"Certificate", "Issuer"} <= kinds
+    if command == GUIDE_PRODUCTION:
+        # production runs the service cache on a Redis group of its own: its pods admitted
+        assert {f"{RELEASE}-cache-0", f"{RELEASE}-cache-1"} <= set(pods), pods
+        names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        assert ("Service", f"{RELEASE}-cache-service") in names
+        assert ("PodDisruptionBudget", f"{RELEASE}-cache") in names
 
 
 def test_production_without_passwords_takes_them_from_an_external_secret(

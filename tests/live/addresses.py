@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.live.topology import (
+    CACHE_SET,
     REDIS_SET,
     SENTINEL_SET,
     TLS_PORTS,
@@ -140,7 +141,11 @@ class PerPodTopology(LocalTopology):
         """Rewrite the hosts file in place: same inode, one write, same length for the same
         topology (a missing record is a comment line of the same width)."""
         lines = [f"{'127.0.0.1':<{LINE}}localhost"]
-        for pods, statefulset in ((self.redis, REDIS_SET), (self.sentinels, SENTINEL_SET)):
+        for pods, statefulset in (
+            (self.redis, REDIS_SET),
+            (self.cache, CACHE_SET),
+            (self.sentinels, SENTINEL_SET),
+        ):
             for pod in pods:
                 up = pod.process is not None and pod.process.poll() is None
                 lines.append(f"{pod.host if up else '#':<{LINE}}{self.fqdn[pod.name]}")
@@ -156,8 +161,10 @@ class PerPodTopology(LocalTopology):
         finally:
             os.close(fd)
 
-    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
-        assert not cache, "per-pod addresses do not lay out the cache's own group (yet)"
+    def build(self, replicas: int, sentinels: int, cache: int | None = None) -> None:
+        """As LocalTopology.build; the cache's own group (when rendered) gets addresses, FQDN
+        records and its headless name like the sessions' group."""
+        cache = self.cache_replicas(cache)
         if self.tls:
             # the certificate must carry the names the pods are dialled by (rendered_dns_names)
             assert (self.tls_dir / "ca.crt").is_file(), f"put the certificates in {self.tls_dir}"
@@ -171,9 +178,11 @@ class PerPodTopology(LocalTopology):
         (shim_dir / "redis-cli").chmod(0o755)
         path = f"{shim_dir}:{os.environ['PATH']}"
         redis_dir = self._files(REDIS_SET, "redis-config")
+        cache_dir = self._files(CACHE_SET, "cache-config") if cache else None
         sentinel_dir = self._files(SENTINEL_SET, "sentinel-config") if sentinels else None
         for statefulset, count, folder, script in (
             (REDIS_SET, replicas, redis_dir, "start-redis.sh"),
+            (CACHE_SET, cache, cache_dir, "start-redis.sh"),
             (SENTINEL_SET, sentinels, sentinel_dir, "start-sentinel.sh"),
         ):
             for i in range(count):
@@ -188,7 +197,8 @@ class PerPodTopology(LocalTopology):
                 }
                 if self.tls:
                     paths["TLS_DIR"] = str(self.tls_dir)
-                if statefulset == REDIS_SET:
+                data_pod = statefulset != SENTINEL_SET
+                if data_pod:
                     (self.root / name / "data").mkdir()
                     paths |= {
                         "CONFIG_FILE": str(folder / "redis.conf"),
@@ -203,12 +213,13 @@ class PerPodTopology(LocalTopology):
                 self.headless[statefulset] = announce.split(".", 1)[1]
                 address = POOL.take()
                 env |= {"PATH": path, "POD_LOOPBACK": address}
-                port = REDIS_PORT if statefulset == REDIS_SET else SENTINEL_PORT
+                port = REDIS_PORT if data_pod else SENTINEL_PORT
                 pod = Pod(
                     name, port, env, ["/bin/sh", str(folder / script)], self.root / f"{name}.log"
                 )
                 pod.host = address
-                (self.redis if statefulset == REDIS_SET else self.sentinels).append(pod)
+                pods = {REDIS_SET: self.redis, CACHE_SET: self.cache}
+                pods.get(statefulset, self.sentinels).append(pod)
                 if statefulset == REDIS_SET:
                     self.sentinel_service = env["SENTINEL_HOST"]
         self.write_hosts()
@@ -254,6 +265,9 @@ class PerPodTopology(LocalTopology):
     def start_redis(self, index: int) -> None:
         self._start(REDIS_SET, self.redis[index])
 
+    def start_cache(self, index: int) -> None:
+        self._start(CACHE_SET, self.cache[index])
+
     def start_sentinel(self, index: int) -> None:
         self._start(SENTINEL_SET, self.sentinels[index])
 
@@ -264,7 +278,7 @@ class PerPodTopology(LocalTopology):
 
     def recreate(self, pod: Pod) -> str:
         """The StatefulSet recreates a gone pod: new address, empty memory folder, same volume.
-        Returns the old address. Start it with start_redis / start_sentinel."""
+        Returns the old address. Start it with start_redis / start_cache / start_sentinel."""
         if pod.process is not None:
             self.kill(pod)
         shutil.rmtree(pod.env["RUNTIME_DIR"])
@@ -275,7 +289,7 @@ class PerPodTopology(LocalTopology):
         return old
 
     def stop(self) -> None:
-        for pod in [*self.sentinels, *self.redis]:
+        for pod in [*self.sentinels, *self.redis, *self.cache]:
             pod.kill()
         if self.tls:  # every per-pod topology serves these ports; the next may be plaintext
             TLS_PORTS.pop(REDIS_PORT, None)
@@ -291,17 +305,24 @@ class PerPodTopology(LocalTopology):
 
     def pod_named(self, host: str) -> Pod | None:
         """The pod an announced FQDN or current address names."""
-        for pod in [*self.redis, *self.sentinels]:
+        for pod in [*self.redis, *self.cache, *self.sentinels]:
             if host in (self.fqdn[pod.name], pod.host):
                 return pod
         return None
 
-    def sentinel_view(self, sentinel: Pod, what: str) -> dict[str, str]:
+    def sentinel_view(self, sentinel: Pod, what: str, master_set: str = "") -> dict[str, str]:
         """`ip:port` (the announced name) -> flags, of the replicas or peer Sentinels
-        (`what`) that `sentinel` knows."""
-        reply = self.cli(sentinel, "SENTINEL", what, sentinel.env["MASTER_SET"])
+        (`what`) that `sentinel` knows for `master_set` (default: the sessions' set)."""
+        master_set = master_set or sentinel.env["MASTER_SET"]
+        reply = self.cli(sentinel, "SENTINEL", what, master_set)
         return {f"{e['ip']}:{e['port']}": e["flags"] for e in sentinel_entries(reply)}
 
-    def master_by_sentinel(self, pod: Pod) -> str:
-        reply = self.cli(pod, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"])
+    def master_by_sentinel(self, pod: Pod, master_set: str = "") -> str:
+        master_set = master_set or pod.env["MASTER_SET"]
+        reply = self.cli(pod, "SENTINEL", "get-master-addr-by-name", master_set)
         return ":".join(reply.splitlines())
+
+    def agreed_master_of(self, master_set: str) -> str | None:
+        """The announced name:port of the master of `master_set` every Sentinel names."""
+        views = {self.master_by_sentinel(s, master_set) for s in self.sentinels}
+        return views.pop() if len(views) == 1 and "" not in views else None

@@ -66,6 +66,19 @@ def local_config(
     return re.sub(r"(?m)^(\s*server )(\S+) \S+:\d+", server, config)
 
 
+def frontend_ports(config: str) -> dict[str, int]:
+    """frontend name -> the port it binds (`bind :<port>`), from a rendered haproxy.cfg."""
+    ports: dict[str, int] = {}
+    frontend = ""
+    for line in config.splitlines():
+        words = line.split()
+        if words[:1] == ["frontend"]:
+            frontend = words[1]
+        elif words[:1] == ["bind"] and frontend and words[1].startswith(":"):
+            ports[frontend] = int(words[1][1:])
+    return ports
+
+
 @dataclass
 class LocalEndpoint:
     root: Path
@@ -102,8 +115,10 @@ class LocalEndpoint:
         lines exactly as rendered (pod FQDNs), resolved by HAProxy's own resolver against the
         test's DNS server (the one line changed: `parse-resolv-conf` -> that nameserver)."""
         self.host = POOL.take()
-        # the client frontend's port, then the health frontend's
-        self.port, self.health = map(int, re.findall(r"(?m)^\s*bind :(\d+)$", self.config))
+        # the chart's ports: the client frontend's, the cache's (group separate), the health one
+        binds = frontend_ports(self.config)
+        self.port, self.health = binds["redis"], binds["health"]
+        self.cache_port = binds.get("cache", self.cache_port)
         config = re.sub(r"(?m)^(\s*bind) :(\d+)$", rf"\1 {self.host}:\2", self.config)
         assert "parse-resolv-conf" in config, "the rendered resolvers section changed"
         config = config.replace("parse-resolv-conf", f"nameserver cluster 127.0.0.1:{dns.port}")

@@ -81,6 +81,15 @@ def info(port: int, section: str, host: str = "127.0.0.1") -> dict[str, str]:
     return {key: value.strip() for key, value in pairs}
 
 
+def master_entry(sentinel_info: dict[str, str], master_set: str) -> str:
+    """The `masterN` line of a Sentinel's INFO sentinel for `master_set` (a Sentinel monitoring
+    the cache's own group too lists two, in no fixed order), or ""."""
+    for key, value in sentinel_info.items():
+        if re.fullmatch(r"master\d+", key) and value.startswith(f"name={master_set},"):
+            return value
+    return ""
+
+
 def online_replicas(port: int) -> int:
     """Replicas past their initial sync (connected_slaves also counts those still syncing)."""
     return sum(
@@ -216,9 +225,19 @@ class LocalTopology:
         env.update(paths)
         return env
 
-    def build(self, replicas: int, sentinels: int, cache: int = 0) -> None:
+    def cache_replicas(self, cache: int | None) -> int:
+        """Pods of the cache's own group to lay out: `cache` when given, else as many as the
+        rendered `<fullname>-cache` StatefulSet asks for (none when the render has no cache
+        group, i.e. cache.group shared)."""
+        if cache is not None:
+            return cache
+        sets = [o.body for o in self.objects if o.kind == "StatefulSet" and o.name == CACHE_SET]
+        return int(sets[0]["spec"]["replicas"]) if sets else 0
+
+    def build(self, replicas: int, sentinels: int, cache: int | None = None) -> None:
         """Lay out `replicas` data pods, `sentinels` Sentinels (0 for standalone) and `cache`
-        pods of the cache's own group (a chart rendered with cache.group separate)."""
+        pods of the cache's own group (default: what the render's cache StatefulSet asks)."""
+        cache = self.cache_replicas(cache)
         self._write_secret()
         secret = {"AUTH_POLL_SECONDS": "1"}
         if self.tls:
@@ -381,6 +400,12 @@ class LocalTopology:
     def master_by_sentinel(self, pod: Pod) -> str:
         return ":".join(
             cli(pod.port, "SENTINEL", "get-master-addr-by-name", pod.env["MASTER_SET"]).splitlines()
+        )
+
+    def sentinel_entry(self, sentinel: Pod) -> str:
+        """`sentinel`'s INFO line about the sessions' master set (name, status, slaves, ...)."""
+        return master_entry(
+            info(sentinel.port, "sentinel", sentinel.host), sentinel.env["MASTER_SET"]
         )
 
     def agreed_master_of(self, master_set: str) -> str | None:

@@ -240,6 +240,15 @@ affinity:
           labelSelector:
             matchLabels:
               {{- include "session-database.selectorLabels" (dict "context" .context "component" "redis") | nindent 14 }}
+      {{- if eq .context.Values.cache.group "separate" }}
+      # ... and from the cache's data pods: its master set needs the same Sentinel majority.
+      - weight: 50
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "session-database.selectorLabels" (dict "context" .context "component" "cache") | nindent 14 }}
+      {{- end }}
       {{- end }}
     {{- end }}
 {{- end }}
@@ -312,7 +321,7 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- fail (printf "%s.podLabels.%s: the chart sets this label (it selects the pods); choose another key" $c $key) }}
 {{- end }}
 {{- end }}
-{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (eq $c "redis") }}
+{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "CACHE_MASTER_SET" "CACHE_REDIS_NODES" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (eq $c "redis") }}
 {{- range $v.extraEnv }}
 {{- if has .name $env }}
 {{- fail (printf "%s.extraEnv: %s is set by the chart (its scripts read it); choose another name" $c .name) }}
