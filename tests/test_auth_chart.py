@@ -213,10 +213,14 @@ def test_each_component_has_its_own_service_account_without_token_or_role() -> N
         "sessions-session-database-redis",
         "sessions-session-database-sentinel",
         "sessions-session-database-endpoint",
+        "sessions-session-database-maintenance",  # the cleanup CronJobs
     }
     for obj in objects:
         if obj["kind"] == "ServiceAccount":
             assert obj["automountServiceAccountToken"] is False
+        if obj["kind"] == "CronJob":  # no API token in a job's pod either
+            job = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            assert job["automountServiceAccountToken"] is False, obj["metadata"]["name"]
         if obj["kind"] in ("StatefulSet", "Deployment"):
             pod = obj["spec"]["template"]["spec"]
             # the cache's own data pods run as the data pods' account (same needs: none)

@@ -31,8 +31,9 @@ def test_the_table() -> None:
 
 
 def _cronjobs(values: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The cleanup CronJobs (the maintenance component; the backup has its own tests)."""
     objects = helm.render(CHART, "production", extra=install_values("production", values))
-    return {o.name: o.body for o in objects if o.kind == "CronJob"}
+    return {o.name: o.body for o in objects if o.kind == "CronJob" and o.name.endswith("-cleanup")}
 
 
 @pytest.mark.parametrize("seconds", [300, 3600, 21600, 604800])

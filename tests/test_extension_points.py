@@ -101,8 +101,9 @@ def test_every_extension_point_renders_into_valid_pods(engine: str) -> None:
             assert labels[key] == value, key
         assert template["metadata"]["annotations"]["example.com/owner"] == "platform"
         assert "checksum/config" in template["metadata"]["annotations"]
-        main, sidecar = pod["containers"]
-        assert (main["name"], sidecar["name"]) == (component, "shipper")
+        # the chart's exporter sidecar (`metrics`) comes before the user's
+        main, metrics, sidecar = pod["containers"]
+        assert [c["name"] for c in (main, metrics, sidecar)] == [component, "metrics", "shipper"]
         assert [c["name"] for c in pod["initContainers"]] == ["warm-up"]
         assert main["env"][-1] == {"name": "EXTRA_FLAG", "value": component}
         assert {e["name"] for e in main["env"][:-1]} <= set(CHART_ENV[component])
@@ -128,7 +129,7 @@ def test_defaults_add_nothing(engine: str) -> None:
     assert "extraConfig" not in conf and conf.rstrip().endswith("repl-diskless-sync yes")
     for component in ("redis", "sentinel"):
         pod = _one(objects, "StatefulSet", f"-{component}")["spec"]["template"]["spec"]
-        assert [c["name"] for c in pod["containers"]] == [component]
+        assert [c["name"] for c in pod["containers"]] == [component, "metrics"]  # the exporter
         assert "initContainers" not in pod and "nodeSelector" not in pod
 
 

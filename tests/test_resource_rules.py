@@ -134,3 +134,19 @@ def test_data_in_an_emptydir_needs_room_for_two_snapshots(workspace: Path) -> No
         workspace, "staging", "    size: 4Gi\n", "    size: 4Gi\n    enabled: false\n"
     )
     assert "redis.resources.limits.ephemeral-storage: 512Mi cannot hold two snapshots" in message
+
+
+def test_guaranteed_pods_need_a_guaranteed_exporter_sidecar(workspace: Path) -> None:
+    overlay = workspace / "values/environments/production.yaml"
+    overlay.write_text(
+        overlay.read_text()
+        + "monitoring:\n  exporter:\n    resources:\n"
+        + "      requests: {cpu: 10m, memory: 32Mi, ephemeral-storage: 16Mi}\n"
+        + "      limits: {cpu: 100m, memory: 64Mi, ephemeral-storage: 32Mi}\n"
+    )
+    with pytest.raises(SpecError) as error:
+        resolve(workspace / "values/topology.yaml", root=workspace)
+    message = str(error.value)
+    assert "monitoring.exporter.resources.requests.cpu" in message
+    assert "a pod is Guaranteed only when every container is (10m != 100m)" in message
+    assert "values/environments/production.yaml:" in message

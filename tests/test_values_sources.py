@@ -146,11 +146,23 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
                 f"alertmanager.receivers.{severity}.webhookUrls"
                 for severity in ("critical", "warning", "info")
             ),
+            # the exporter sidecar and how Prometheus scrapes it
+            "exporter.connectionTimeout",
+            "exporter.image.repository",
+            "exporter.image.tag",
+            *(
+                f"exporter.resources.{kind}.{resource}"
+                for kind in ("requests", "limits")
+                for resource in ("cpu", "memory", "ephemeral-storage")
+            ),
+            "scrape.interval",
+            "scrape.timeout",
         )
     },
 }
 # Resources that became required spec keys (no default: every spec says them).
 REQUIRED_PARAMETERS: dict[SpecKey, str] = {
+    ("ports", "metrics"): "monitoring.metricsPort",  # the exporter sidecar's port
     **{
         (component, "resources", kind, "ephemeral-storage"): (
             f"{component}.resources.{kind}.ephemeral-storage"
@@ -290,6 +302,12 @@ def test_a_spec_leaf_changes_exactly_the_value_it_is_the_source_of(path: SpecKey
     nothing when it has none. So no spec key reaches the values without a source."""
     spec = base_spec()
     schema = resolve_ref(spec_property(path))
+    for depth in range(1, len(path)):
+        # a section the spec leaves out takes its default as a whole (monitoring.exporter.
+        # resources): change the leaf inside that default, as an overlay's whole object would
+        default = resolve_ref(spec_property(path[:depth])).get("default")
+        if lookup(spec, path[:depth]) is None and isinstance(default, dict):
+            set_key(spec, path[:depth], copy.deepcopy(default))
     current = lookup(spec, path)
     if current is None:
         current = schema.get("default")
@@ -363,8 +381,14 @@ def test_the_new_parameters_default_to_the_former_chart_defaults() -> None:
     for spec_key in NEW_PARAMETERS:
         if spec_key == ("redis", "terminationGracePeriodSeconds"):
             continue  # derived from the stop budget when not given
-        schema = spec_property(spec_key)
-        assert "default" in schema and schema["description"], spec_key
+        schema = resolve_ref(spec_property(spec_key))
+        # a default of its own, or one of an enclosing object (defaulted as a whole)
+        enclosing = [
+            resolve_ref(spec_property(spec_key[:depth])).get("default")
+            for depth in range(1, len(spec_key))
+        ]
+        assert "default" in schema or any(isinstance(d, dict) for d in enclosing), spec_key
+        assert schema.get("description"), spec_key
 
 
 def values_schema_of(dotted: str) -> dict[str, Any]:

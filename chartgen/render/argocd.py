@@ -26,8 +26,10 @@ WAVE_OF_KIND = {
     "Issuer": "secrets",
     "ServiceAccount": "secrets",
     "ConfigMap": "config",
+    "PersistentVolumeClaim": "config",  # the backup volume, before the CronJob that mounts it
     "StatefulSet": "workloads",
     "Deployment": "workloads",
+    "CronJob": "workloads",
     "Service": "workloads",
     "PodDisruptionBudget": "workloads",
     "NetworkPolicy": "workloads",

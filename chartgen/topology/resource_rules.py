@@ -157,10 +157,13 @@ def _memory_request(key: str, group: dict[str, Any]) -> Iterator[Finding]:
 
 def qos_class(spec: dict[str, Any]) -> Iterator[Finding]:
     """qos: Guaranteed needs requests equal to limits for CPU and memory; otherwise Kubernetes
-    makes the pods Burstable (each Redis group and the Sentinels)."""
+    makes the pods Burstable (each Redis group and the Sentinels). A pod is Guaranteed only when
+    every container is, so the exporter sidecar of those pods must be too."""
+    guaranteed = []
     for component, settings in [*data_groups(spec), ("sentinel", spec["sentinel"])]:
         if settings.get("qos", "Burstable") != "Guaranteed":
             continue
+        guaranteed.append(component)
         resources = settings["resources"]
         for kind in ("cpu", "memory"):
             request, limit = resources["requests"][kind], resources["limits"][kind]
@@ -170,6 +173,20 @@ def qos_class(spec: dict[str, Any]) -> Iterator[Finding]:
                     (
                         f"qos: Guaranteed needs the {kind} request equal to its limit "
                         f"({request} != {limit})"
+                    ),
+                )
+    monitoring = spec.get("monitoring") or {}
+    exporter = (monitoring.get("exporter") or {}).get("resources")
+    if guaranteed and exporter and monitoring.get("mode", "operator") != "none":
+        for kind in ("cpu", "memory"):
+            request, limit = exporter["requests"][kind], exporter["limits"][kind]
+            if k8s_quantity(request) != k8s_quantity(limit):
+                yield (
+                    ("monitoring", "exporter", "resources", "requests", kind),
+                    (
+                        f"qos: Guaranteed ({', '.join(guaranteed)}) needs the exporter sidecar's "
+                        f"{kind} request equal to its limit too: a pod is Guaranteed only when "
+                        f"every container is ({request} != {limit})"
                     ),
                 )
 

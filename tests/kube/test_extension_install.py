@@ -70,7 +70,7 @@ def test_extensions_are_admitted_under_restricted(
         pod = _pod(kube, name)
         assert pod["metadata"]["labels"]["team"] == "sessions"
         spec = pod["spec"]
-        assert [c["name"] for c in spec["containers"]] == [component, "shipper"]
+        assert [c["name"] for c in spec["containers"]] == [component, "metrics", "shipper"]
         assert [c["name"] for c in spec["initContainers"]] == ["warm-up"]
         assert spec["priorityClassName"] == "session-critical"
         assert spec["priority"] == 1000
