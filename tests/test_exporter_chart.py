@@ -155,7 +155,7 @@ def test_mode_none_renders_no_exporter() -> None:
 
 def test_bundled_mode_keeps_the_exporters_without_a_service_monitor() -> None:
     objects = render("production", {"monitoring": {"mode": "bundled"}})
-    assert len(sidecars(objects)) == 2
+    assert len(sidecars(objects)) == 3  # sessions' group, cache group (production), Sentinels
     assert not [o for o in objects if o.kind == "ServiceMonitor"]
 
 

@@ -227,8 +227,24 @@ def test_backup_keeps_the_newest_and_restore_refuses_a_corrupt_file(
     assert restore.run(env).returncode == 0
 
 
+def _cache_port(topology: LocalTopology, sessions_port: int) -> str:
+    """Where the cache's endpoint leads: the cache group's master (production's split layout),
+    else the sessions' master."""
+    if not topology.cache:
+        return str(sessions_port)
+    cache_set = topology.sentinels[0].env["CACHE_MASTER_SET"]
+    wait_for(lambda: topology.agreed_master_of(cache_set) is not None, "the cache's master")
+    agreed = topology.agreed_master_of(cache_set)
+    assert agreed is not None
+    return agreed.rsplit(":", 1)[1]
+
+
 def _helm_test(job: Job, topology: LocalTopology, port: int) -> subprocess.CompletedProcess[str]:
-    env = job.env(REDIS_PORT=str(port), SENTINEL_PORT=str(topology.sentinels[0].port))
+    env = job.env(
+        REDIS_PORT=str(port),
+        CACHE_PORT=_cache_port(topology, port),
+        SENTINEL_PORT=str(topology.sentinels[0].port),
+    )
     return job.run(env)
 
 
@@ -287,7 +303,11 @@ def test_helm_test_and_backup_over_tls(tmp_path: Path) -> None:
         wait_for(lambda: online_replicas(master.port) == 2, "two replicas online")
         wait_for(lambda: local.agreed_master() is not None, "Sentinels agree")
         job = Job(local, "Pod", f"{FULLNAME}-test", tmp_path / "test-pod")
-        env = job.env(REDIS_PORT=str(master.port), SENTINEL_PORT=str(local.sentinels[0].port))
+        env = job.env(
+            REDIS_PORT=str(master.port),
+            CACHE_PORT=_cache_port(local, master.port),
+            SENTINEL_PORT=str(local.sentinels[0].port),
+        )
         assert env["TLS_DIR"] == str(local.tls_dir)
         result = job.run(env)
         assert result.returncode == 0, result.stdout

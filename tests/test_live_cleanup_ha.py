@@ -145,7 +145,13 @@ def test_cache_cleanup_over_tls_through_sentinel(tmp_path: Path) -> None:
     issue(local.tls_dir, serial=2001)
     local.build(replicas=3, sentinels=3)
     with running(local):
-        master = _master_port(local)
+        # production keeps the cache on a group of its own: the job asks for that set's master
+        assert local.cache, "production renders the cache's own group"
+        cache_set = local.sentinels[0].env["CACHE_MASTER_SET"]
+        wait_for(lambda: local.agreed_master_of(cache_set) is not None, "the cache's master", 60)
+        agreed = local.agreed_master_of(cache_set)
+        assert agreed is not None
+        master = int(agreed.rsplit(":", 1)[1])
         lines = [
             f"SET cache:svc:k{i} v EX 3600\nZADD cache:svc:index {1000 + i} k{i}" for i in range(50)
         ]

@@ -55,10 +55,12 @@ def test_production_bootstraps_a_ca_and_issues_the_server_certificate() -> None:
     }
     assert (server["duration"], server["renewBefore"]) == ("2160h", "360h")
     # the master endpoint passes client TLS through: its Service name is the server's too
-    services = [f"{FULL}-redis", f"{FULL}-service", f"{FULL}-sentinel"]
+    # (production keeps the cache on a group of its own: its pods and its endpoint Service)
+    services = [f"{FULL}-redis", f"{FULL}-service", f"{FULL}-sentinel", f"{FULL}-cache-service"]
     assert set(server["dnsNames"]) == {
         f"*.{FULL}-redis-headless.{SUFFIX}",
         f"*.{FULL}-sentinel-headless.{SUFFIX}",
+        f"*.{FULL}-cache-headless.{SUFFIX}",
         "localhost",
         *(f"{s}{tail}" for s in services for tail in ("", f".{NS}", f".{NS}.svc", f".{SUFFIX}")),
     }

@@ -47,11 +47,19 @@ def test_committed_chart_is_green() -> None:
     assert f"from {len(OFFLINE_CHECKS)} checks" in result.stdout
 
 
-def test_strict_fails_on_the_eviction_warning() -> None:
-    result = validate(REPO, "--strict")
+def test_strict_fails_on_a_warning(project: Path) -> None:
+    # production back on one group with the seed's allkeys-lru beside the sessions: a warning
+    overlay = project / "values/environments/production.yaml"
+    edit(overlay, "    group: separate", "    group: shared")
+    line = edit(overlay, "maxmemoryPolicy: noeviction", "maxmemoryPolicy: allkeys-lru")
+    build = [sys.executable, "-m", "chartgen", "build"]
+    built = subprocess.run(build, cwd=project, capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr  # a warning does not stop the build
+    assert validate(project).returncode == 0
+    result = validate(project, "--strict")
     assert result.returncode == 1
     assert (
-        "values/environments/production.yaml:6:5: redis.config.maxmemoryPolicy: warning:"
+        f"values/environments/production.yaml:{line}:5: redis.config.maxmemoryPolicy: warning:"
         in result.stdout
     )
 

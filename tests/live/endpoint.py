@@ -193,10 +193,14 @@ def connected_server(conn: Resp) -> str:
     return str(match.group(1))
 
 
-# Crash: Sentinel's down-after (1 s in FAST_FAILOVER), its election and promotion, a replica
-# reattaching (min-replicas-to-write 1), then one check interval (1 s). Hand-over: no detection.
-CRASH_BOUND_SECONDS = 8.0
-HANDOVER_BOUND_SECONDS = 5.0
+# "Within a few seconds" (issue 9), with room for a loaded CI machine: measured about 2.3 s
+# for a crash (Sentinel's down-after of 1 s in FAST_FAILOVER, its election and promotion, a
+# replica reattaching for min-replicas-to-write 1, one check interval) and 1.4-2.1 s for a
+# hand-over (no detection), but up to 6.2 s for a hand-over on a starved machine; the figures
+# belong to benchmarks/failover_bench.py, the bounds only catch an endpoint that stopped
+# following.
+CRASH_BOUND_SECONDS = 15.0
+HANDOVER_BOUND_SECONDS = 12.0
 
 
 @dataclass

@@ -51,9 +51,13 @@ fi
 while read -r key user group db expect command; do
   [ -n "$key" ] || continue
   host=$REDIS_HOST
-  [ "$group" = "cache" ] && host=$CACHE_HOST
+  port=$REDIS_PORT
+  if [ "$group" = "cache" ]; then
+    host=$CACHE_HOST
+    port=${CACHE_PORT:-$REDIS_PORT}
+  fi
   # shellcheck disable=SC2086 # the command's words are the table's words
-  reply=$(redis_cli 5 "$user" "$(password_of "$key")" -h "$host" -p "$REDIS_PORT" -n "$db" \
+  reply=$(redis_cli 5 "$user" "$(password_of "$key")" -h "$host" -p "$port" -n "$db" \
     $command 2>&1 </dev/null | tr -d '\r')
   # A failed AUTH is only a warning to redis-cli, which goes on as the default user.
   case "$reply" in
