@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chartgen.engines import helm
+from tests.live.addresses import PerPodTopology
 from tests.live.topology import LocalTopology, require_binaries, running
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +59,18 @@ def install_values(environment: str | None, extra: dict[str, Any] | None = None)
 # Quick detection, but a failover timeout long enough that a loaded CI machine does not see a
 # slow promotion as failed and start a second one.
 FAST_FAILOVER = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 10000}}
+
+
+@pytest.fixture
+def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
+    """Production, TLS off, each pod on its own address that changes when it is recreated
+    (3 session pods, the cache group's pods as rendered, 3 Sentinels)."""
+    require_binaries()
+    extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
+    local = PerPodTopology(tmp_path, helm.render(CHART, "production", extra=extra))
+    local.build(replicas=3, sentinels=3)
+    with running(local):
+        yield local
 
 
 @pytest.fixture

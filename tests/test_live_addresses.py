@@ -8,28 +8,13 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from chartgen.engines import helm
-from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.addresses import PerPodTopology, in_namespace, sentinel_entries
-from tests.live.topology import Pod, require_binaries, running, wait_for
+from tests.live.topology import Pod, wait_for
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture
-def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
-    """Production (3 data pods, 3 Sentinels), each pod on its own address."""
-    require_binaries()
-    extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
-    local = PerPodTopology(tmp_path, helm.render(CHART, "production", extra=extra))
-    local.build(replicas=3, sentinels=3)
-    with running(local):
-        yield local
 
 
 def sentinels_dialling(t: PerPodTopology, pod: Pod) -> set[str]:

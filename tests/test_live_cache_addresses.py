@@ -7,31 +7,16 @@ rejoins as a replica the Sentinels and the new master reach where it now lives."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from chartgen.engines import helm
-from tests.conftest import CHART, FAST_FAILOVER
 from tests.live.addresses import PerPodTopology, sentinel_entries
-from tests.live.topology import Pod, require_binaries, running, wait_for
+from tests.live.topology import Pod, wait_for
 from tests.test_live_addresses import sentinels_dialling
 
 pytestmark = pytest.mark.live
 
 SESSIONS_SET, CACHE_MASTER_SET = "sessiondb", "servicecache"
-
-
-@pytest.fixture
-def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
-    """Production: 3 session pods, 2 cache pods (laid out from the render), 3 Sentinels."""
-    require_binaries()
-    extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
-    local = PerPodTopology(tmp_path, helm.render(CHART, "production", extra=extra))
-    local.build(replicas=3, sentinels=3)
-    with running(local):
-        yield local
 
 
 def master_of(t: PerPodTopology, master_set: str) -> Pod | None:

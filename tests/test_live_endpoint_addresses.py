@@ -38,16 +38,6 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def pods(tmp_path: Path) -> Iterator[PerPodTopology]:
-    require_binaries()
-    extra = {**FAST_FAILOVER, "tls": {"enabled": False}}
-    local = PerPodTopology(tmp_path, helm.render(CHART, "production", extra=extra))
-    local.build(replicas=3, sentinels=3)
-    with running(local):
-        yield local
-
-
-@pytest.fixture
 def tls_pods(tmp_path: Path) -> Iterator[PerPodTopology]:
     """Production with TLS on, its certificate issued for the rendered Certificate's names."""
     require_binaries()
