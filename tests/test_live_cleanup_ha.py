@@ -24,6 +24,7 @@ from tests.live.topology import (
     LocalTopology,
     acknowledged,
     cli,
+    online_replicas,
     require_binaries,
     running,
     tls_args,
@@ -41,6 +42,14 @@ def _master_port(local: LocalTopology) -> int:
     agreed = local.agreed_master()
     assert agreed
     return int(agreed.rsplit(":", 1)[1])
+
+
+def _writable_master(local: LocalTopology) -> int:
+    """The agreed master once its replica follows it: it takes writes then (min-replicas-to-write
+    1); a run before that fails cleanly on NOREPLICAS, as an interrupted one may."""
+    master = _master_port(local)
+    wait_for(lambda: online_replicas(master) >= 1, "a replica following the new master")
+    return master
 
 
 def _over_limit(port: int) -> int:
@@ -89,7 +98,7 @@ def test_cleanup_through_sentinel_survives_a_failover(topology: LocalTopology) -
     wait_for(
         lambda: topology.agreed_master() not in (None, f"127.0.0.1:{master}"), "a new master", 60
     )
-    new = _master_port(topology)
+    new = _writable_master(topology)
     # the next run, through the Sentinels, finishes the work
     command, env = job_command(topology, "session-cleanup", new, sentinel)
     result = subprocess.run(
