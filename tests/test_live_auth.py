@@ -191,6 +191,10 @@ def test_rotation_without_restart_or_failed_authentication(topology: LocalTopolo
     assert processes == {
         p.name: p.process.pid for p in [*topology.redis, *topology.sentinels] if p.process
     }
+    # ... and no Sentinel lost its view of the master during the rotations (its auth-pass and
+    # the replicas' masterauth changed under live links).
+    events = topology.sentinel_events("+sdown", "+odown", "+switch-master", "+tilt")
+    assert topology.failovers() == 0, "\n".join(events)
     assert cli(master.port, "CLIENT", "KILL", "TYPE", "replica") == "2"
     wait_for(lambda: online_replicas(master.port) == 2, "replicas back with the new password", 30)
     # Sentinel refreshes its view of the replicas every few seconds after they reconnected.

@@ -392,6 +392,28 @@ class LocalTopology:
             for p in [*self.redis, *self.cache, *self.sentinels]
         )
 
+    def sentinel_events(self, *kinds: str) -> list[str]:
+        """The lines of every Sentinel's log announcing one of `kinds` (`+sdown`, `+odown`,
+        `+switch-master`, `+tilt`, ...): why a failover happened, for assertion messages."""
+        return [
+            f"{pod.name}: {line.strip()}"
+            for pod in self.sentinels
+            if pod.log.exists()
+            for line in pod.log.read_text(errors="replace").splitlines()
+            if any(f" {kind} " in f"{line} " for kind in kinds)
+        ]
+
+    def failovers(self) -> int:
+        """How many times the Sentinels switched a master so far (the most any one logged)."""
+        return max(
+            (
+                sum("+switch-master " in line for line in pod.log.read_text().splitlines())
+                for pod in self.sentinels
+                if pod.log.exists()
+            ),
+            default=0,
+        )
+
     def agreed_master(self) -> str | None:
         """host:port of the master every Sentinel names, or None while they disagree."""
         views = {self.master_by_sentinel(s) for s in self.sentinels}

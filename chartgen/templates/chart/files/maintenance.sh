@@ -12,6 +12,7 @@ work=$(mktemp -d "$RUNTIME_DIR/cleanup.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 started=$(date +%s)
 errors=0
+first_reply=""
 target=""
 
 # Keys and members the jobs handle: printable, without space, quote, backslash or comma (the
@@ -22,7 +23,9 @@ SAFE='^[A-Za-z0-9_.:@+=/-]+$'
 # in Redis for the monitoring, and the exit status (0 only when STATUS is ok).
 finish() {
   duration=$(($(date +%s) - started))
-  echo "job=$JOB status=$1 $2 errors=$errors duration_seconds=$duration master=${target:-none}"
+  # the first error reply says why (READONLY after a failover, NOREPLICAS, OOM, NOPERM)
+  echo "job=$JOB status=$1 $2 errors=$errors${first_reply:+ error_reply=\"$first_reply\"}" \
+    "duration_seconds=$duration master=${target:-none}"
   if [ -n "$target" ]; then
     record "$1" "$duration" || echo "job=$JOB warning=\"run not recorded in Redis\""
   fi
@@ -98,6 +101,10 @@ exchange() {
   [ "$(wc -l < "$work/replies")" -eq "$sent" ] || return 1
   paste "$1" "$work/replies" > "$2"
   errors=$((errors + $(awk -F '\t' '$4 ~ /^ERROR,/ { n++ } END { print n + 0 }' "$2")))
+  if [ -z "$first_reply" ]; then
+    first_reply=$(awk -F '\t' '$4 ~ /^ERROR,/ { print substr($4, 7); exit }' "$2" \
+      | tr -d '\\"' | cut -c 1-100)
+  fi
 }
 
 # exchange_or_fail PLAN OUT WHAT

@@ -2,8 +2,9 @@
 # Follows password rotation without a restart. The kubelet updates the mounted Secret in place;
 # every AUTH_POLL_SECONDS this rebuilds the ACL file from it, has the server apply it user by
 # user (ACL SETUSER as the reloader identity; not ACL LOAD, which in Redis 7.0 disconnects every
-# authenticated client, whatever user changed), and switches the passwords this server itself presents: a replica's
-# masterauth, a Sentinel's auth-pass towards the data pods and sentinel-pass towards its peers.
+# authenticated client, whatever user changed), and switches the passwords this server itself
+# presents (a replica's masterauth, a Sentinel's auth-pass towards the data pods and sentinel-pass
+# towards its peers) once the rotation's overlap is over.
 # With TLS on it also follows certificate renewal: cert-manager updates the certificate Secret,
 # the kubelet the mounted files, and a data pod has Redis load them again (CONFIG SET of the
 # tls-*-file settings re-reads the files). Sentinel 7.0 cannot (no CONFIG in Sentinel mode, and
@@ -60,6 +61,45 @@ as_reloader_batch() {
   }
 }
 
+# fingerprint: the sha256 of the password on stdin (what the records below keep, never the text).
+fingerprint() {
+  sha256sum | cut -d' ' -f1
+}
+
+# chosen_password RECORD KEY: the password of KEY this server presents to its peers. The one it
+# presents now while the Secret still lists it: during a rotation's overlap a peer may not take
+# the new one yet (every pod follows its own copy of the Secret, each on its own poll), and
+# Sentinel drops its links to a master and its replicas on every `SENTINEL SET auth-pass`. The
+# newest once the current one is gone from the Secret (the overlap is over).
+chosen_password() {
+  applied=$(cat "$RUNTIME_DIR/$1.applied" 2>/dev/null)
+  passwords_of "$2" | {
+    chosen=""
+    while IFS= read -r password; do
+      chosen=$password
+      [ "$(printf '%s' "$password" | fingerprint)" = "$applied" ] && break
+    done
+    printf '%s' "$chosen"
+  }
+}
+
+# present RECORD KEY COMMAND...: run COMMAND as the reloader with KEY's chosen password as its
+# last argument, only when that is not the password already presented (RECORD).
+present() {
+  record=$1
+  password=$(chosen_password "$1" "$2")
+  shift 2
+  print=$(printf '%s' "$password" | fingerprint)
+  [ "$print" = "$(cat "$RUNTIME_DIR/$record.applied" 2>/dev/null)" ] && return 0
+  as_reloader "$password" "$@" || return 1
+  (umask 077 && echo "$print" > "$RUNTIME_DIR/$record.applied")
+}
+
+# presented RECORD KEY: record that the server started with KEY's newest password.
+presented() {
+  (umask 077 && password_of "$2" | tr -d '\n' | fingerprint > "$RUNTIME_DIR/$1.applied")
+}
+
 reload() {
   assemble_acl "$template" "$acl" || return 1
   # Every line of the file is a whole user (on, passwords, keys, channels, commands), so
@@ -69,16 +109,15 @@ reload() {
   case "$side" in
     redis)
       if [ "$REDIS_MODE" = "ha" ]; then
-        as_reloader "$(password_of REPLICATION_PASSWORD)" CONFIG SET masterauth || return 1
+        present masterauth REPLICATION_PASSWORD CONFIG SET masterauth || return 1
       fi
       ;;
     sentinel)
       for set in $MASTER_SET ${CACHE_MASTER_SET:-}; do
-        as_reloader "$(password_of SENTINEL_AUTH_PASSWORD)" SENTINEL SET "$set" auth-pass \
+        present "auth-pass-$set" SENTINEL_AUTH_PASSWORD SENTINEL SET "$set" auth-pass \
           || return 1
       done
-      as_reloader "$(password_of SENTINEL_PEER_PASSWORD)" SENTINEL CONFIG SET sentinel-pass \
-        || return 1
+      present sentinel-pass SENTINEL_PEER_PASSWORD SENTINEL CONFIG SET sentinel-pass || return 1
       ;;
   esac
   (umask 077 && passwords_of RELOADER_PASSWORD > "$previous")
@@ -104,6 +143,16 @@ reload_tls() {
 }
 
 (umask 077 && passwords_of RELOADER_PASSWORD > "$previous")
+# what the start script configured: the newest passwords of the Secret as mounted then
+case "$side" in
+  redis) presented masterauth REPLICATION_PASSWORD ;;
+  sentinel)
+    for set in $MASTER_SET ${CACHE_MASTER_SET:-}; do
+      presented "auth-pass-$set" SENTINEL_AUTH_PASSWORD
+    done
+    presented sentinel-pass SENTINEL_PEER_PASSWORD
+    ;;
+esac
 last=$(auth_fingerprint)
 tls_last=$(tls_fingerprint)
 while sleep "${AUTH_POLL_SECONDS:-10}"; do
