@@ -52,6 +52,9 @@ def test_every_data_and_sentinel_pod_has_the_exporter(environment: str, layout: 
     values = helm.merged_values(CHART, environment)
     found = sidecars(objects)
     statefulsets = {o.name for o in objects if o.kind == "StatefulSet"}
+    found_pods = {
+        o.name: o.body["spec"]["template"]["spec"] for o in objects if o.kind == "StatefulSet"
+    }
     assert set(found) == statefulsets and statefulsets >= {DATA_SETS[0]}
     assert (DATA_SETS[1] in found) == (layout == "separate")
     assert (SENTINEL_SET in found) == (environment != "development")
@@ -59,7 +62,7 @@ def test_every_data_and_sentinel_pod_has_the_exporter(environment: str, layout: 
     for name, container in found.items():
         image = values["monitoring"]["exporter"]["image"]
         assert container["image"] == f"{image['repository']}:{image['tag']}"
-        assert container["image"] == "oliver006/redis_exporter:v1.45.0"
+        assert container["image"] == "oliver006/redis_exporter:v1.45.0-alpine"
         assert flag(container, "-redis.user") == MONITOR_ROLE
         assert flag(container, "-config-command") == "-"
         assert flag(container, "-connection-timeout") == "5s"
@@ -69,12 +72,33 @@ def test_every_data_and_sentinel_pod_has_the_exporter(environment: str, layout: 
         assert flag(container, "-redis.addr") == f"{scheme}://localhost:{port}"
         mount = "/etc/sentinel-tls" if name == SENTINEL_SET else "/etc/redis-tls"
         assert flag(container, "-tls-ca-cert-file") == (f"{mount}/ca.crt" if tls else None)
-        assert [m["mountPath"] for m in container.get("volumeMounts", [])] == ([mount] * tls)
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts == {
+            "exporter-scripts": "/exporter-scripts",
+            "exporter-auth": "/etc/exporter-auth",
+            "auth-state": "/run/auth-state",
+            **({"tls": mount} if tls else {}),
+        }
         keys = flag(container, "-check-single-keys")
         assert keys == (None if name == SENTINEL_SET else KEY_CHECKS)
-        (env,) = container["env"]
-        assert env["name"] == "REDIS_PASSWORD"
-        assert env["valueFrom"]["secretKeyRef"]["key"] == "MONITOR_PASSWORD"
+        # the wrapper that follows rotation runs the exporter; the password is never in the
+        # pod spec, and the sidecar sees the monitor role's Secret key only
+        assert container["command"] == [
+            "/bin/sh",
+            "/exporter-scripts/run-exporter.sh",
+            "/redis_exporter",
+        ]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env == {
+            "AUTH_DIR": "/etc/exporter-auth",
+            "AUTH_FILE": "MONITOR_PASSWORD",
+            "AUTH_STATE_DIR": "/run/auth-state",
+        }
+        pod = found_pods[name]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["exporter-auth"]["secret"]["items"] == [
+            {"key": "MONITOR_PASSWORD", "path": "MONITOR_PASSWORD"}
+        ]
         assert "-redis.password-file" not in container["args"]  # a JSON map in 1.45
         assert container["ports"] == [{"name": "metrics", "containerPort": 9121, "protocol": "TCP"}]
         for kind in ("requests", "limits"):

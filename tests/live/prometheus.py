@@ -31,30 +31,56 @@ def sidecar(statefulset: dict[str, Any]) -> dict[str, Any]:
 
 
 def exporter_command(
-    container: dict[str, Any], pod: Pod, listen: int, tls_dir: Path | None = None
+    container: dict[str, Any], pod: Pod, listen: int, folder: Path, tls_dir: Path | None = None
 ) -> list[str]:
-    """The sidecar's args with its Redis (still `localhost`, the name a TLS certificate must
-    carry) at the pod's local port, its listen address on a free local port and its mounted
-    TLS folder at `tls_dir`."""
+    """The sidecar's command (the chart's wrapper, from `folder`, running Debian's exporter) and
+    args, with its Redis (still `localhost`, the name a TLS certificate must carry) at the pod's
+    local port, its listen address on a free local port and its mounted TLS folder at
+    `tls_dir`."""
+    shell, wrapper, binary = container["command"]
+    assert (shell, binary) == ("/bin/sh", "/redis_exporter"), container["command"]
     args = list(container["args"])
     address = args.index("-redis.addr") + 1
     scheme, _, rest = args[address].partition("://")
     assert rest.startswith("localhost:"), args[address]
     args[address] = f"{scheme}://localhost:{pod.port}"
     args[args.index("-web.listen-address") + 1] = f"127.0.0.1:{listen}"
-    for mount in container.get("volumeMounts", []):
-        assert tls_dir is not None, f"the sidecar mounts {mount['mountPath']}"
-        args = [a.replace(mount["mountPath"], str(tls_dir)) for a in args]
-    return [EXPORTER, *args]
+    for mount in container["volumeMounts"]:
+        if mount["name"] == "tls":
+            assert tls_dir is not None, f"the sidecar mounts {mount['mountPath']}"
+            args = [a.replace(mount["mountPath"], str(tls_dir)) for a in args]
+    return [shell, str(folder / "scripts" / Path(wrapper).name), EXPORTER, *args]
 
 
-def exporter_env(container: dict[str, Any]) -> dict[str, str]:
-    """The sidecar's env, Secret key references resolved to the live topology's passwords."""
-    env = {}
-    for item in container["env"]:
-        ref = item.get("valueFrom", {}).get("secretKeyRef")
-        env[item["name"]] = live_password(ref["key"]) if ref else item["value"]
-    return env
+def exporter_files(local: LocalTopology, statefulset: dict[str, Any], folder: Path) -> None:
+    """The sidecar's volumes in `folder`: `scripts` (the items of its ConfigMap volume) and
+    `auth` (its Secret key, with the live topology's password)."""
+    volumes = {v["name"]: v for v in statefulset["spec"]["template"]["spec"]["volumes"]}
+    scripts, auth = folder / "scripts", folder / "auth"
+    scripts.mkdir(parents=True, exist_ok=True)
+    auth.mkdir(exist_ok=True)
+    source = volumes["exporter-scripts"]["configMap"]
+    data = local._object("ConfigMap", source["name"])["data"]
+    for item in source["items"]:
+        (scripts / item["path"]).write_text(data[item["key"]])
+    for item in volumes["exporter-auth"]["secret"]["items"]:
+        (auth / item["path"]).write_text(live_password(item["key"]))
+
+
+def exporter_env(container: dict[str, Any], folder: Path, pod: Pod) -> dict[str, str]:
+    """The sidecar's env: its Secret mount at `folder`/auth, the emptyDir it shares with the
+    server's password watcher as that pod has it; the wrapper looks at the Secret every second
+    (10 s in a pod) so that rotation tests stay short."""
+    env = {item["name"]: item["value"] for item in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert env["AUTH_DIR"] == mounts["exporter-auth"]
+    assert env["AUTH_STATE_DIR"] == mounts["auth-state"]
+    return {
+        **env,
+        "AUTH_DIR": str(folder / "auth"),
+        "AUTH_STATE_DIR": pod.env["AUTH_STATE_DIR"],
+        "AUTH_POLL_SECONDS": "1",
+    }
 
 
 @dataclass
@@ -173,6 +199,11 @@ class Processes:
         return "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(self.root.glob("*.log")))
 
 
+def exporter_folder(procs: Processes, pod: Pod) -> Path:
+    """Where the exporter of `pod` has its volumes (its Secret key under auth/)."""
+    return procs.root / f"exporter-{pod.name}"
+
+
 def start_exporters(
     local: LocalTopology, procs: Processes, namespace: str, groups: list[tuple[str, list[Pod]]]
 ) -> list[Target]:
@@ -184,10 +215,14 @@ def start_exporters(
         service = body["spec"]["serviceName"]
         for index, pod in enumerate(pods):
             port = free_port()
+            folder = exporter_folder(procs, pod)
+            exporter_files(local, body, folder)
             procs.start(
                 f"exporter-{pod.name}",
-                exporter_command(container, pod, port, local.tls_dir if local.tls else None),
-                exporter_env(container),
+                exporter_command(
+                    container, pod, port, folder, local.tls_dir if local.tls else None
+                ),
+                exporter_env(container, folder, pod),
             )
             targets.append(Target(pod, port, namespace, service, f"{statefulset}-{index}"))
     return targets

@@ -223,6 +223,11 @@ class LocalTopology:
                 )
             env[name] = value
         env.update(paths)
+        if "AUTH_STATE_DIR" in env and "AUTH_STATE_DIR" not in paths:
+            # the emptyDir the server's password watcher shares with the exporter sidecar
+            state = self.root / pod / "auth-state"
+            state.mkdir(parents=True, exist_ok=True)
+            env["AUTH_STATE_DIR"] = str(state)
         return env
 
     def cache_replicas(self, cache: int | None) -> int:

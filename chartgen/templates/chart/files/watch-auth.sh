@@ -61,33 +61,13 @@ as_reloader_batch() {
   }
 }
 
-# fingerprint: the sha256 of the password on stdin (what the records below keep, never the text).
-fingerprint() {
-  sha256sum | cut -d' ' -f1
-}
-
-# chosen_password RECORD KEY: the password of KEY this server presents to its peers. The one it
-# presents now while the Secret still lists it: during a rotation's overlap a peer may not take
-# the new one yet (every pod follows its own copy of the Secret, each on its own poll), and
-# Sentinel drops its links to a master and its replicas on every `SENTINEL SET auth-pass`. The
-# newest once the current one is gone from the Secret (the overlap is over).
-chosen_password() {
-  applied=$(cat "$RUNTIME_DIR/$1.applied" 2>/dev/null)
-  passwords_of "$2" | {
-    chosen=""
-    while IFS= read -r password; do
-      chosen=$password
-      [ "$(printf '%s' "$password" | fingerprint)" = "$applied" ] && break
-    done
-    printf '%s' "$chosen"
-  }
-}
-
 # present RECORD KEY COMMAND...: run COMMAND as the reloader with KEY's chosen password as its
 # last argument, only when that is not the password already presented (RECORD).
 present() {
   record=$1
-  password=$(chosen_password "$1" "$2")
+  # Redis 7.0's SENTINEL SET auth-pass drops the Sentinel's links to that master and its
+  # replicas: sent once per rotation, when the overlap is over, never on an unrelated change.
+  password=$(current_or_newest "$2" "$(cat "$RUNTIME_DIR/$1.applied" 2>/dev/null)")
   shift 2
   print=$(printf '%s' "$password" | fingerprint)
   [ "$print" = "$(cat "$RUNTIME_DIR/$record.applied" 2>/dev/null)" ] && return 0
@@ -100,12 +80,24 @@ presented() {
   (umask 077 && password_of "$2" | tr -d '\n' | fingerprint > "$RUNTIME_DIR/$1.applied")
 }
 
+# publish_accepted: for the exporter sidecar, the fingerprints of the passwords the server
+# accepts now for each key of AUTH_STATE_KEYS, in AUTH_STATE_DIR (only with the exporter on).
+publish_accepted() {
+  [ -n "${AUTH_STATE_DIR:-}" ] || return 0
+  for key in ${AUTH_STATE_KEYS:-}; do
+    passwords_of "$key" | while IFS= read -r password; do
+      printf '%s' "$password" | fingerprint
+    done > "$AUTH_STATE_DIR/$key.new" && mv "$AUTH_STATE_DIR/$key.new" "$AUTH_STATE_DIR/$key"
+  done
+}
+
 reload() {
   assemble_acl "$template" "$acl" || return 1
   # Every line of the file is a whole user (on, passwords, keys, channels, commands), so
   # ACL SETUSER of the line leaves the user exactly as loading the file would.
   sed -n 's/^user /ACL SETUSER /p' "$acl" | as_reloader_batch \
     || { echo "watch-auth: ACL SETUSER refused" >&2; return 1; }
+  publish_accepted
   case "$side" in
     redis)
       if [ "$REDIS_MODE" = "ha" ]; then
@@ -143,6 +135,7 @@ reload_tls() {
 }
 
 (umask 077 && passwords_of RELOADER_PASSWORD > "$previous")
+publish_accepted
 # what the start script configured: the newest passwords of the Secret as mounted then
 case "$side" in
   redis) presented masterauth REPLICATION_PASSWORD ;;

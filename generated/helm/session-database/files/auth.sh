@@ -10,6 +10,26 @@ passwords_of() {
   awk '{ sub(/\r$/, "") } NF' "$AUTH_DIR/$1"
 }
 
+# fingerprint: the sha256 of the password on stdin (what a record keeps, never the text).
+fingerprint() {
+  sha256sum | cut -d' ' -f1
+}
+
+# current_or_newest KEY PRINT: the password of KEY whose fingerprint is PRINT while the Secret
+# still lists it, else the newest. For a password presented to another pod: during a rotation's
+# overlap that pod may not accept the new one yet (each pod follows its own copy of the Secret,
+# on its own poll); once the current one leaves the Secret, the overlap is over.
+current_or_newest() {
+  passwords_of "$1" | {
+    chosen=""
+    while IFS= read -r password; do
+      chosen=$password
+      [ "$(printf '%s' "$password" | fingerprint)" = "$2" ] && break
+    done
+    printf '%s' "$chosen"
+  }
+}
+
 # password_of KEY: the newest password of KEY.
 password_of() {
   passwords_of "$1" | tail -n 1
