@@ -133,6 +133,7 @@ def test_spec_parameters_reach_the_endpoint() -> None:
     extra = {
         "endpoint": {
             "replicas": 3,
+            "autoscaling": {"enabled": False},  # else the autoscaler owns the count
             "image": {"digest": digest},
             "check": {"intervalMilliseconds": 500, "fall": 2, "rise": 3},
         }
@@ -147,7 +148,9 @@ def test_spec_parameters_reach_the_endpoint() -> None:
     assert container["image"] == f"haproxy:2.6.12-alpine@{digest}"
     assert set(container["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}
     assert find(rendered, "PodDisruptionBudget", "session-database-endpoint")
-    # the default: two pods, so one can be rescheduled while the other serves
+    # the default: two pods, so one can be rescheduled while the other serves (staging and
+    # production: the autoscaler's minimum, tests/test_autoscaling.py)
+    fixed = {"endpoint": {"autoscaling": {"enabled": False}}}
     for environment in ("staging", "production"):
-        deployment = find(objects(environment), "Deployment", "session-database-endpoint")
+        deployment = find(objects(environment, fixed), "Deployment", "session-database-endpoint")
         assert deployment["spec"]["replicas"] == 2

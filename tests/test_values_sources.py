@@ -119,6 +119,17 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
             "maxConnections",
             "idleTimeoutSeconds",
             *(
+                f"autoscaling.{name}"
+                for name in (
+                    "enabled",
+                    "minReplicas",
+                    "maxReplicas",
+                    "targetCPUUtilizationPercentage",
+                    "targetMemoryUtilizationPercentage",
+                    "scaleDownStabilizationSeconds",
+                )
+            ),
+            *(
                 f"resources.{kind}.{resource}"
                 for kind in ("requests", "limits")
                 for resource in ("cpu", "memory", "ephemeral-storage")

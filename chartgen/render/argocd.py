@@ -32,6 +32,7 @@ WAVE_OF_KIND = {
     "CronJob": "workloads",
     "Service": "workloads",
     "PodDisruptionBudget": "workloads",
+    "HorizontalPodAutoscaler": "workloads",  # Helm and Argo CD apply it after the Deployment
     "NetworkPolicy": "workloads",
     "ServiceMonitor": "monitors",
     "PodMonitor": "monitors",

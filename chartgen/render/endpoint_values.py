@@ -62,6 +62,39 @@ def _probe(timings: Probe, what: str) -> Group:
     )
 
 
+def _autoscaling(endpoint: Endpoint) -> Group:
+    """The HAProxy pods' HorizontalPodAutoscaler (chart README, Autoscaling)."""
+    scaling = endpoint.autoscaling
+
+    def setting(value: Any, description: str, name: str) -> Param:
+        return Param(value, description, _schema("autoscaling", name), (*SPEC, "autoscaling", name))
+
+    return Group(
+        "HorizontalPodAutoscaler (autoscaling/v2) of the HAProxy pods (ha mode); while enabled "
+        "the Deployment renders no replicas of its own (chart README, Autoscaling).",
+        {
+            "enabled": setting(scaling.enabled, "Create it.", "enabled"),
+            "minReplicas": setting(scaling.min_replicas, "Fewest HAProxy pods.", "minReplicas"),
+            "maxReplicas": setting(scaling.max_replicas, "Most HAProxy pods.", "maxReplicas"),
+            "targetCPUUtilizationPercentage": setting(
+                scaling.cpu_percent,
+                "Average CPU use in percent of the request; null: no CPU metric.",
+                "targetCPUUtilizationPercentage",
+            ),
+            "targetMemoryUtilizationPercentage": setting(
+                scaling.memory_percent,
+                "Average memory use in percent of the request; null: no memory metric.",
+                "targetMemoryUtilizationPercentage",
+            ),
+            "scaleDownStabilizationSeconds": setting(
+                scaling.scale_down_stabilization_seconds,
+                "Pods are removed only when every recommendation of this window agreed.",
+                "scaleDownStabilizationSeconds",
+            ),
+        },
+    )
+
+
 def endpoint_values(endpoint: Endpoint, zones: int) -> dict[str, Node]:
     def setting(value: Any, description: str, *path: str) -> Param:
         return Param(value, description, _schema(*path), (*SPEC, *path))
@@ -131,6 +164,7 @@ def endpoint_values(endpoint: Endpoint, zones: int) -> dict[str, Node]:
                 **placement("HAProxy", "soft", zones),
                 "livenessProbe": _probe(LIVENESS, "Liveness probe (HAProxy's monitor URI)."),
                 "readinessProbe": _probe(READINESS, "Readiness probe (monitor URI)."),
+                "autoscaling": _autoscaling(endpoint),
                 "pdb": Group(
                     "PodDisruptionBudget of the HAProxy pods (ha mode).",
                     {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chartgen.topology.autoscaling import Autoscaling, autoscaling_model
 from chartgen.topology.constraints import spec_default
 
 
@@ -28,6 +29,7 @@ class Endpoint:
     check: EndpointCheck
     max_connections: int
     idle_timeout_seconds: int
+    autoscaling: Autoscaling
 
 
 def endpoint_model(spec: dict[str, Any]) -> Endpoint:
@@ -58,4 +60,5 @@ def endpoint_model(spec: dict[str, Any]) -> Endpoint:
         ),
         max_connections=int(setting("maxConnections")),
         idle_timeout_seconds=int(setting("idleTimeoutSeconds")),
+        autoscaling=autoscaling_model(spec, "endpoint"),
     )

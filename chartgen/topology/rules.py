@@ -13,6 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from chartgen.topology.argocd import argocd_source
+from chartgen.topology.autoscaling import (
+    autoscaling_bounds,
+    autoscaling_data_memory,
+    autoscaling_data_min,
+    autoscaling_data_pods,
+    autoscaling_endpoint_min,
+    autoscaling_sentinel,
+    autoscaling_standalone,
+)
 from chartgen.topology.constraints import spec_default
 from chartgen.topology.load import KeyPath
 from chartgen.topology.monitoring import scrape_timeouts
@@ -343,4 +352,11 @@ RULES: tuple[Rule, ...] = (
     Rule("acl-password-literal", "error", acl_password_literal),
     Rule("argocd-source", "error", argocd_source),
     Rule("scrape-timeouts", "error", scrape_timeouts),
+    Rule("autoscaling-standalone", "error", autoscaling_standalone),
+    Rule("autoscaling-sentinel", "error", autoscaling_sentinel),
+    Rule("autoscaling-data-pods", "error", autoscaling_data_pods),
+    Rule("autoscaling-data-min", "error", autoscaling_data_min),
+    Rule("autoscaling-data-memory", "error", autoscaling_data_memory),
+    Rule("autoscaling-bounds", "error", autoscaling_bounds),
+    Rule("autoscaling-endpoint-min", "warning", autoscaling_endpoint_min),
 )
