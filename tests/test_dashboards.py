@@ -67,8 +67,8 @@ def test_uids_are_unique_short_and_derived_from_the_chart_name_only() -> None:
     per_env = {e: sorted(dq.load(p)["uid"] for p in dq.files(e)) for e in ENVIRONMENTS}
     assert len({tuple(u) for u in per_env.values()}) == 1, per_env
     long_names = ["a-very-long-chart-name-for-sessions-and-cache-x", "a-very-long-chart-name-y"]
-    uids = {dashboards.uid(name, suffix) for name in long_names for suffix in ("overview", "x")}
-    assert len(uids) == 4 and all(len(u) <= 40 for u in uids), uids
+    cut = {dashboards.uid(name, suffix) for name in long_names for suffix in ("overview", "x")}
+    assert len(cut) == 4 and all(len(u) <= 40 for u in cut), cut
     assert dashboards.uid(long_names[0], "overview") == dashboards.uid(long_names[0], "overview")
 
 
