@@ -18,7 +18,7 @@ from chartgen.engines import helm
 from chartgen.engines.kube_schema import DEFAULT_VERSIONS, KubeValidator, resolve_version
 from chartgen.monitoring import dashboards
 from chartgen.monitoring.alerts import ALERTS
-from tests import dashboard_queries as dq
+from tests import promql as dq
 from tests.conftest import CHART, ENVIRONMENTS, REPO, install_values
 from tests.tools import go_tool
 

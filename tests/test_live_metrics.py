@@ -23,30 +23,15 @@ from chartgen.monitoring.alerts import ALERTS
 from chartgen.security.acl import MONITOR_ROLE, acl_lines, data_users, sentinel_users
 from chartgen.topology.model import Topology, build_model
 from chartgen.topology.resolve import resolve
-from tests import dashboard_queries
+from tests import promql
 from tests.conftest import MONITORING, SPEC
 from tests.live.ports import free_port
+from tests.promql import metric_names
 
 pytestmark = pytest.mark.live
 
-PROMQL_WORDS = {
-    "by", "on", "and", "or", "unless", "without", "group_left", "group_right", "bool",
-    "sum", "min", "max", "count", "rate", "increase", "time", "ignoring",
-    "vector", "changes",
-}  # fmt: skip
 WRITER = "cleanup-writer"  # test-only: records results as a cleanup job would
 KEY_USER = "monitor-keys"
-GROUPING = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)")
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression reads."""
-    expr = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "", expr)  # Grafana variables
-    expr = re.sub(r'"[^"]*"', "", expr)  # label values
-    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range durations
-    expr = re.sub(r"\{[^}]*\}", "", expr)  # matchers
-    expr = GROUPING.sub("", expr)
-    return {w for w in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr) if w not in PROMQL_WORDS}
 
 
 def rule_metrics() -> set[str]:
@@ -63,13 +48,13 @@ def dashboard_metrics() -> set[str]:
     """Metric names in every environment's generated dashboards: panel and annotation
     queries, and the selectors of the query variables."""
     names: set[str] = set()
-    for path in dashboard_queries.files():
-        board = dashboard_queries.load(path)
-        for _, expr in dashboard_queries.expressions(board):
+    for path in promql.files():
+        board = promql.load(path)
+        for _, expr in promql.expressions(board):
             names |= metric_names(expr)
-        for variable in dashboard_queries.variables(board).values():
+        for variable in promql.variables(board).values():
             if variable["type"] == "query":
-                selector, _ = dashboard_queries.label_values(variable["query"])
+                selector, _ = promql.label_values(variable["query"])
                 names |= metric_names(selector)
     return names
 
@@ -91,7 +76,7 @@ def test_rule_metric_names_are_read_off_the_rules() -> None:
 
 def test_dashboard_metric_names_are_read_off_the_dashboards() -> None:
     names = dashboard_metrics()
-    assert dashboard_queries.files(), "no generated dashboards: run chartgen build"
+    assert promql.files(), "no generated dashboards: run chartgen build"
     assert {"redis_up", "redis_sentinel_master_ok_sentinels", "redis_key_value", "ALERTS"} <= names
     # variables and Grafana's built-ins are not metrics
     assert not names & {"namespace", "release", "pod", "max_sessions_per_user", "__rate_interval"}

@@ -1,6 +1,6 @@
-"""The PromQL of the generated dashboards, as Grafana would send it: every panel target and
-annotation, with the dashboard's variables replaced (Grafana's own $__ variables by fixed
-durations)."""
+"""PromQL as the tests read it: the metric names an expression uses, and the queries of the
+generated dashboards as Grafana would send them (every panel target and annotation, the
+dashboard's variables replaced, Grafana's own $__ variables by fixed durations)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import MONITORING
+
+PROMQL_WORDS = {
+    "by", "on", "and", "or", "unless", "without", "group_left", "group_right", "bool",
+    "sum", "min", "max", "count", "rate", "increase", "time", "ignoring",
+    "vector", "changes",
+}  # fmt: skip
+GROUPING = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)")
 
 # Grafana's built-ins: $__rate_interval is at least four scrape intervals, $__range the time
 # range. The live pipeline scrapes every 2 s.
@@ -73,3 +80,13 @@ def concrete(text: str, values: dict[str, str]) -> str:
         return known[name]
 
     return _VARIABLE.sub(replace, text)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads."""
+    expr = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "", expr)  # Grafana variables
+    expr = re.sub(r'"[^"]*"', "", expr)  # label values
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range durations
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # matchers
+    expr = GROUPING.sub("", expr)
+    return {w for w in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr) if w not in PROMQL_WORDS}
