@@ -149,10 +149,19 @@ def single(
     )
 
 
+# columns of an instant table that say nothing to a reader
+HIDDEN_COLUMNS = ("Time", "Value", "__name__", "instance", "namespace", "os", "process_id",
+                  "redis_build_id", "run_id")  # fmt: skip
+
+
 def listing(
     title: str, description: str, expr: str, width: int = 24, height: int = 8
 ) -> table.Panel:
-    """A table of one instant query's series, one row per series."""
+    """A table of one instant query's series, one row per series, labels as columns."""
+    organize = dm.DataTransformerConfig(
+        id_val="organize",
+        options={"excludeByName": {column: True for column in HIDDEN_COLUMNS}},
+    )
     return (
         table.Panel()
         .title(title)
@@ -164,6 +173,7 @@ def listing(
         .with_target(
             _target(expr, "", 0, instant=True).format(prometheus_models.PromQueryFormat.TABLE)
         )
+        .with_transformation(organize)
     )
 
 
