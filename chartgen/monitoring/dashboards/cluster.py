@@ -115,7 +115,8 @@ def resources(uid: str, title: str) -> Board:
         title=title,
         description="CPU, memory and ephemeral storage of the release's Redis, cache and "
         "Sentinel pods against their requests and limits (cAdvisor and kube-state-metrics, "
-        "selected by namespace and pod name).",
+        "selected by namespace and pod name; ephemeral storage from container_fs_usage_bytes, "
+        "which not every container runtime reports).",
         rows=[
             _resource("CPU", cpu, "cpu", "short"),
             _resource("Memory", memory, "memory", "bytes"),

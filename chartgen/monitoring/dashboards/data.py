@@ -232,6 +232,19 @@ def cache(uid: str, title: str, values: Constants, db_label: str) -> Board:
                 unit="ops",
                 width=8,
             ),
+            series(
+                "Memory used per group, % of maxmemory",
+                "The fullest pod of each group: an allkeys-* cache group evicts near 100%, a "
+                "noeviction group refuses writes.",
+                [
+                    (
+                        f"max by (service) (redis_memory_used_bytes{{{DATA}}} / "
+                        f"(redis_memory_max_bytes{{{DATA}}} > 0) * 100)",
+                        "{{service}}",
+                    )
+                ],
+                unit="percent",
+            ),
             _spec(
                 "Max entries per service",
                 "CACHE_MAX_ENTRIES_PER_SERVICE: the cache cleanup trims the least recently "
