@@ -105,6 +105,8 @@ def test_panels_have_fixed_ids_and_every_query_is_scoped_to_one_release(environm
         board = dq.load(path)
         ids = [panel["id"] for panel in dq.panels(board)]
         assert ids == list(range(1, len(ids) + 1)), (path.name, ids)
+        # a real datasource variable: the sidecar cannot fill __inputs / ${DS_...} in
+        assert "__inputs" not in board and "${DS_" not in path.read_text(), path.name
         names = dq.variables(board)
         assert names["datasource"]["type"] == "datasource"
         assert names["datasource"]["query"] == "prometheus"
