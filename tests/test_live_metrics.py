@@ -1,7 +1,8 @@
-"""Metric truth: every metric the alert rules read exists in the output of the real
+"""Metric truth: every metric the alert rules and dashboards read exists in the output of the real
 redis_exporter (Debian's prometheus-redis-exporter) scraping a real master, replica and Sentinel
 on 127.0.0.1 as the chart's monitor ACL user, with the flags chartgen.monitoring.exporter sets.
-Metrics of kube-state-metrics and cAdvisor are the alerts' declared `external` ones."""
+Metrics of kube-state-metrics, cAdvisor and Prometheus itself are the alerts' and dashboards'
+declared `external` ones."""
 
 from __future__ import annotations
 
@@ -17,23 +18,20 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from chartgen.monitoring import exporter
+from chartgen.monitoring import dashboards, exporter
 from chartgen.monitoring.alerts import ALERTS
 from chartgen.security.acl import MONITOR_ROLE, acl_lines, data_users, sentinel_users
 from chartgen.topology.model import Topology, build_model
 from chartgen.topology.resolve import resolve
+from tests import promql
 from tests.conftest import MONITORING, SPEC
 from tests.live.ports import free_port
+from tests.promql import metric_names
 
 pytestmark = pytest.mark.live
 
-PROMQL_WORDS = {
-    "by", "on", "and", "or", "unless", "without", "group_left", "group_right", "bool",
-    "sum", "min", "max", "count", "rate", "increase", "time", "ignoring",
-}  # fmt: skip
 WRITER = "cleanup-writer"  # test-only: records results as a cleanup job would
 KEY_USER = "monitor-keys"
-GROUPING = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)")
 
 
 def rule_metrics() -> set[str]:
@@ -42,22 +40,47 @@ def rule_metrics() -> set[str]:
     for rules in sorted(MONITORING.glob("*/rules.yaml")):
         for group in YAML(typ="safe").load(rules)["groups"]:
             for rule in group["rules"]:
-                expr = re.sub(r'"[^"]*"', "", rule["expr"])  # label values
-                expr = re.sub(r"\[[^\]]*\]", "", expr)  # range durations
-                expr = re.sub(r"\{[^}]*\}", "", expr)  # matchers
-                expr = re.sub(
-                    r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr
-                )
-                for word in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
-                    if word not in PROMQL_WORDS:
-                        names.add(word)
+                names |= metric_names(rule["expr"])
     return names
+
+
+def dashboard_metrics() -> set[str]:
+    """Metric names in every environment's generated dashboards: panel and annotation
+    queries, and the selectors of the query variables."""
+    names: set[str] = set()
+    for path in promql.files():
+        board = promql.load(path)
+        for _, expr in promql.expressions(board):
+            names |= metric_names(expr)
+        for variable in promql.variables(board).values():
+            if variable["type"] == "query":
+                selector, _ = promql.label_values(variable["query"])
+                names |= metric_names(selector)
+    return names
+
+
+def used_metrics() -> set[str]:
+    return rule_metrics() | dashboard_metrics()
+
+
+def external_metrics() -> set[str]:
+    """Declared as not redis_exporter's: the alerts' and the dashboards' lists."""
+    return {m for alert in ALERTS for m in alert.external} | set(dashboards.EXTERNAL)
 
 
 def test_rule_metric_names_are_read_off_the_rules() -> None:
     names = rule_metrics()
     assert {"redis_up", "redis_key_value", "container_cpu_usage_seconds_total"} <= names
     assert not names & {"namespace", "service", "pod", "instance", "key", "container"}
+
+
+def test_dashboard_metric_names_are_read_off_the_dashboards() -> None:
+    names = dashboard_metrics()
+    assert promql.files(), "no generated dashboards: run chartgen build"
+    assert {"redis_up", "redis_sentinel_master_ok_sentinels", "redis_key_value", "ALERTS"} <= names
+    # variables and Grafana's built-ins are not metrics
+    assert not names & {"namespace", "release", "pod", "max_sessions_per_user", "__rate_interval"}
+    assert {"vector", "time", "changes"}.isdisjoint(names)
 
 
 class Servers:
@@ -205,7 +228,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         servers.stop()
 
 
-def test_every_rule_metric_exists_in_the_real_exporters_output(
+def test_every_rule_and_dashboard_metric_exists_in_the_real_exporters_output(
     scraped: dict[str, dict[str, list[str]]],
 ) -> None:
     for name, samples in scraped.items():
@@ -213,8 +236,8 @@ def test_every_rule_metric_exists_in_the_real_exporters_output(
         errors = samples["redis_exporter_last_scrape_error"]
         assert errors == ['redis_exporter_last_scrape_error{err=""} 0'], (name, errors)
     exported = set().union(*scraped.values())
-    external = {metric for alert in ALERTS for metric in alert.external}
-    used = rule_metrics()
+    external = external_metrics()
+    used = used_metrics()
     assert used - exported == external, "metrics the exporter does not emit"
     assert external.isdisjoint(exported)
     # each role emits what the role-specific rules read

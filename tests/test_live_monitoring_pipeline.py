@@ -9,8 +9,12 @@ Prometheus' evaluation interval; the rules' own `for` durations are kept."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +23,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from chartgen.engines import helm
-from tests.conftest import CHART
+from chartgen.monitoring import dashboards, exporter
+from chartgen.topology.model import build_model
+from chartgen.topology.resolve import resolve
+from tests import promql
+from tests.conftest import CHART, SPEC
 from tests.live.ports import free_port
 from tests.live.prometheus import (
     EXPORTER,
@@ -35,6 +43,8 @@ from tests.live.topology import (
     REDIS_SET,
     SENTINEL_SET,
     LocalTopology,
+    cli,
+    info,
     require_binaries,
     wait_for,
 )
@@ -60,6 +70,7 @@ class Pipeline:
     webhook: Webhook
     prometheus: int
     rules: dict[str, Any]
+    dashboards: dict[str, Any]  # the operator render's ConfigMap <fullname>-dashboards, parsed
 
 
 def _renders(webhook: Webhook) -> tuple[list[helm.RenderedObject], list[helm.RenderedObject]]:
@@ -149,7 +160,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
                 f"--web.listen-address=127.0.0.1:{prometheus}",
             ],
         )
-        yield Pipeline(local, targets, webhook, prometheus, rules)
+        dashboards = next(o.body for o in operator if o.name.endswith("-dashboards"))["data"]
+        boards = {key: json.loads(text) for key, text in dashboards.items()}
+        yield Pipeline(local, targets, webhook, prometheus, rules, boards)
     except AssertionError:
         print(local.logs(), procs.logs())
         raise
@@ -206,6 +219,102 @@ def test_every_rule_group_loads_and_evaluates_without_error(pipeline: Pipeline) 
     print(f"\n{len(rules)} rules in {len(groups)} groups evaluate; not inactive at start: {active}")
 
 
+def _promql(p: Pipeline, path: str, **params: str) -> dict[str, Any]:
+    """A Prometheus API call as Grafana makes it (POST form; GET without parameters), its
+    whole answer."""
+    body = urllib.parse.urlencode(params).encode() if params else None
+    request = urllib.request.Request(f"http://127.0.0.1:{p.prometheus}{path}", data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            answer: dict[str, Any] = json.loads(reply.read())
+    except urllib.error.HTTPError as error:  # a bad query answers 400 with its error
+        answer = json.loads(error.read())
+    return answer
+
+
+def _seed(p: Pipeline) -> None:
+    """Sessions and cache entries with TTLs, lookups, and the results a cleanup run records,
+    on the master: what the Sessions and Cache boards read."""
+    master = next(pod for pod in p.local.redis if info(pod.port, "replication")["role"] == "master")
+    model = build_model(resolve(SPEC).environments["production"])
+    sessions, cache = str(model.sessions.index), str(model.cache.index)
+    now = str(int(time.time()))
+    assert cli(master.port, "-n", sessions, "SET", "session:s1", "u1", "EX", "3600") == "OK"
+    assert cli(master.port, "-n", cache, "SET", "cache:svc:k", "v", "EX", "86400") == "OK"
+    cli(master.port, "-n", cache, "GET", "cache:svc:k")
+    cli(master.port, "-n", cache, "GET", "cache:svc:missing")
+    for job, index in exporter.cleanup_jobs(model).items():
+        for field in exporter.CLEANUP_FIELDS:
+            value = "0" if field in ("removed", "failures") else now
+            key = exporter.cleanup_key(job, field)
+            assert cli(master.port, "-n", str(index), "SET", key, value) == "OK"
+
+
+def _label_values(p: Pipeline, query: str, values: dict[str, str]) -> set[str]:
+    """A query variable's options: label_values(selector, label) through the series API."""
+    selector, label = promql.label_values(promql.concrete(query, values))
+    answer = _promql(p, "/api/v1/series", **{"match[]": selector})
+    assert answer["status"] == "success", (query, answer)
+    return {series[label] for series in answer["data"] if label in series}
+
+
+def test_every_dashboard_query_evaluates_against_the_real_prometheus(pipeline: Pipeline) -> None:
+    wait_for(lambda: _targets_up(pipeline), "every exporter target up", timeout=60)
+    _seed(pipeline)
+    namespace = pipeline.targets[0].namespace
+    fullname = pipeline.targets[0].service.removesuffix("-redis-headless")
+    seen = (
+        'redis_key_value{key="cleanup:result:sessions:last_run"} and on (pod) '
+        'redis_db_keys{db="db1"}'
+    )
+    wait_for(
+        lambda: bool(_promql(pipeline, "/api/v1/query", query=seen)["data"]["result"]),
+        "the seeded keys in Prometheus",
+        timeout=60,
+    )
+    names = set(_promql(pipeline, "/api/v1/label/__name__/values")["data"])
+    assert sorted(pipeline.dashboards) == sorted(f"{n}.json" for n in dashboards.TITLES)
+    evaluated, empty = 0, []
+    for key, board in sorted(pipeline.dashboards.items()):
+        variables = promql.variables(board)
+        # the variables find this release, as Grafana would list them
+        found = _label_values(pipeline, variables["namespace"]["query"], {})
+        assert namespace in found, (key, found)
+        values = {"namespace": namespace}
+        services = _label_values(pipeline, variables["release"]["query"], values)
+        pattern = variables["release"]["regex"].strip("/")
+        releases = {m.group(1) for s in services if (m := re.match(pattern, s))}
+        assert releases == {fullname}, (key, services)
+        values["release"] = fullname
+        pods = _label_values(pipeline, variables["pod"]["query"], values)
+        assert pods == {t.pod_name for t in pipeline.targets}, (key, pods)
+        values = {**values, "pod": variables["pod"]["allValue"], **promql.constants(board)}
+        for where, expr in promql.expressions(board):
+            query = promql.concrete(expr, values)
+            answer = _promql(pipeline, "/api/v1/query", query=query)
+            assert answer["status"] == "success", (key, where, query, answer.get("error"))
+            assert not answer.get("warnings"), (key, where, answer["warnings"])
+            end = time.time()
+            ranged = _promql(
+                pipeline,
+                "/api/v1/query_range",
+                query=query,
+                start=str(end - 60),
+                end=str(end),
+                step="2",
+            )
+            assert ranged["status"] == "success", (key, where, query, ranged.get("error"))
+            evaluated += 1
+            used = promql.metric_names(expr)
+            # a query of exporter metrics only, all present, must find this release's series
+            if not answer["data"]["result"]:
+                assert not used or used & set(dashboards.EXTERNAL) or not used <= names, (
+                    f"{key} / {where}: no series for {query}"
+                )
+                empty.append(f"{key}/{where}")
+    print(f"\n{evaluated} dashboard queries evaluate; empty (external metrics only): {empty}")
+
+
 def test_killing_the_master_fires_redis_down_and_it_resolves(pipeline: Pipeline) -> None:
     wait_for(lambda: _targets_up(pipeline), "every exporter target up", timeout=60)
     local, hook = pipeline.local, pipeline.webhook
@@ -226,6 +335,13 @@ def test_killing_the_master_fires_redis_down_and_it_resolves(pipeline: Pipeline)
         if body["commonLabels"].get("alertname") == "RedisDown"
     }
     assert paths == {"/critical"}, paths
+    # the Alert status board counts it: its ALERTS selectors match the rule's labels
+    board = pipeline.dashboards["alerts.json"]
+    (expr,) = [e for where, e in promql.expressions(board) if where == "Firing critical"]
+    values = {"namespace": pipeline.targets[0].namespace, "pod": ".+"}
+    values["release"] = pipeline.targets[0].service.removesuffix("-redis-headless")
+    answer = _promql(pipeline, "/api/v1/query", query=promql.concrete(expr, values))
+    assert float(answer["data"]["result"][0]["value"][1]) >= 1, answer
     back = time.monotonic()
     local.start_redis(0)
     wait_for(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from chartgen.monitoring import dashboards
 from tests.test_cli import run
 
 PROD = "values/environments/production.yaml"
@@ -32,7 +33,9 @@ def test_an_environment_overrides_thresholds_and_the_generated_tests_follow(
         handle.write(OVERLAY)
     built = run("build", "--out", "generated/helm", cwd=workspace)
     assert built.returncode == 0, built.stderr
-    assert "generated/monitoring: 6 files written" in built.stdout
+    # per environment: rules, their unit tests and the dashboards
+    files = 3 * (2 + len(dashboards.TITLES))
+    assert f"generated/monitoring: {files} files written" in built.stdout
     values = YAML(typ="safe").load(
         workspace / "generated/helm/session-database/values-production.yaml"
     )

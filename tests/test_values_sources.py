@@ -168,6 +168,11 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
             ),
             "scrape.interval",
             "scrape.timeout",
+            # the dashboards' ConfigMap
+            "dashboards.enabled",
+            "dashboards.sidecarLabel",
+            "dashboards.folder",
+            "dashboards.folderAnnotation",
         )
     },
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import jinja2
 
 from chartgen.errors import RenderError
+from chartgen.monitoring import dashboards
 from chartgen.render.argocd import SYNC_WAVES
 from chartgen.render.auth import auth_context
 from chartgen.render.extension_values import OWNED_DIRECTIVES, extension_context
@@ -91,6 +92,8 @@ def render_chart(
         "values.yaml": _values_file(base, sources),
         "values.schema.json": _values_schema(base),
     }
+    # the dashboards as the chart's ConfigMap reads them (.Files.Get), built from the spec
+    files.update({path: data.decode() for path, data in dashboards.chart_files(base).items()})
     for name, model in sorted(environments.items()):
         files[f"values-{name}.yaml"] = _overlay_file(name, base, model, overlay_keys[name], sources)
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chartgen.monitoring import exporter
+from chartgen.monitoring import dashboards, exporter
 from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL
 from chartgen.monitoring.promtool_tests import RULES_FILE, TESTS_FILE, dump, unit_tests
 from chartgen.monitoring.rules import concrete, helm_groups, rule_groups
@@ -44,15 +44,19 @@ def monitoring_context(model: Topology) -> dict[str, Any]:
         "exporter_secret_key": secret_key(monitor[0]) if monitor else "",
         "exporter_config_flags": list(exporter.CONFIG_FLAGS),
         "key_checks": exporter.key_check_flags(model)[1],
+        "dashboards": dashboards.dashboard_context(model),
     }
 
 
 def monitoring_files(environments: Mapping[str, Topology]) -> dict[str, bytes]:
-    """<env>/rules.yaml and <env>/rules.test.yaml for every environment."""
+    """<env>/rules.yaml, <env>/rules.test.yaml and <env>/dashboards/*.json for every
+    environment."""
     files: dict[str, bytes] = {}
     for name, model in sorted(environments.items()):
         fullname = guide_fullname(model)
         values = concrete(model, Target(GUIDE_NAMESPACE, fullname), runbook_url(model))
         files[f"{name}/{RULES_FILE}"] = dump(rule_groups(values, fullname))
         files[f"{name}/{TESTS_FILE}"] = dump(unit_tests(values))
+        for path, data in dashboards.environment_files(model).items():
+            files[f"{name}/{path}"] = data
     return files

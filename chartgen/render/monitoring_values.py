@@ -10,7 +10,7 @@ from chartgen.render.params import Group, Node, Param
 from chartgen.render.value_parts import resources
 from chartgen.topology.constraints import spec_property
 from chartgen.topology.model import Resources, Topology
-from chartgen.topology.monitoring import SEVERITIES, Exporter
+from chartgen.topology.monitoring import SEVERITIES, Dashboards, Exporter
 
 SPEC = ("monitoring",)
 
@@ -84,6 +84,20 @@ def _exporter(exporter: Exporter) -> dict[str, Node]:
     }
 
 
+def _dashboards(dashboards: Dashboards) -> Group:
+    return Group(
+        spec_property((*SPEC, "dashboards"))["description"],
+        {
+            "enabled": _param(dashboards.enabled, "dashboards", "enabled"),
+            "sidecarLabel": _param(dict(dashboards.sidecar_label), "dashboards", "sidecarLabel"),
+            "folder": _param(dashboards.folder, "dashboards", "folder"),
+            "folderAnnotation": _param(
+                dashboards.folder_annotation, "dashboards", "folderAnnotation"
+            ),
+        },
+    )
+
+
 def monitoring_values(model: Topology) -> dict[str, Node]:
     mon = model.monitoring
     receivers = dict(mon.receivers)
@@ -101,6 +115,7 @@ def monitoring_values(model: Topology) -> dict[str, Node]:
                     (*SPEC, "runbookUrl"),
                 ),
                 **_exporter(mon.exporter),
+                "dashboards": _dashboards(mon.dashboards),
                 "alerts": Group(
                     spec_property((*SPEC, "alerts"))["description"],
                     {name: _param(value, "alerts", name) for name, value in mon.alerts},

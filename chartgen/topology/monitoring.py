@@ -53,6 +53,28 @@ def exporter_model(raw: dict[str, Any], port: int) -> Exporter:
 
 
 @dataclass(frozen=True)
+class Dashboards:
+    """The Grafana dashboards' ConfigMap and how the kube-prometheus-stack sidecar finds it."""
+
+    enabled: bool
+    sidecar_label: tuple[tuple[str, str], ...]
+    folder: str
+    folder_annotation: str
+
+
+def dashboards_model(raw: dict[str, Any]) -> Dashboards:
+    def get(*path: str) -> Any:
+        return raw.get(path[-1], spec_default(("monitoring", "dashboards", *path)))
+
+    return Dashboards(
+        enabled=bool(get("enabled")),
+        sidecar_label=tuple(sorted(dict(get("sidecarLabel")).items())),
+        folder=str(get("folder")),
+        folder_annotation=str(get("folderAnnotation")),
+    )
+
+
+@dataclass(frozen=True)
 class Monitoring:
     mode: str  # operator | bundled | none
     selector_labels: tuple[tuple[str, str], ...]
@@ -63,6 +85,7 @@ class Monitoring:
     repeat_interval: str
     receivers: tuple[tuple[str, tuple[str, ...]], ...]  # severity -> webhook URLs
     exporter: Exporter
+    dashboards: Dashboards
 
     def threshold(self, name: str) -> int:
         return dict(self.alerts)[name]
@@ -105,6 +128,7 @@ def monitoring_model(spec: dict[str, Any]) -> Monitoring:
             for severity in SEVERITIES
         ),
         exporter=exporter_model(raw, int(spec["ports"]["metrics"])),
+        dashboards=dashboards_model(raw.get("dashboards", {})),
     )
 
 
