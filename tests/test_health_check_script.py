@@ -31,7 +31,8 @@ case "$*" in
   *"get configmap -l app.kubernetes.io/instance=rel -o name"*)
     printf 'configmap/rel-session-database-redis\nconfigmap/rel-session-database-settings\n' ;;
   *"get configmap/rel-session-database-settings -o go-template"*)
-    printf 'CACHE_DB=1\nHEALTH_MEMORY_WARNING_PERCENT=85\nODD=has space\nSESSION_DB=0\n' ;;
+    printf 'CACHE_DB=1\nHEALTH_MEMORY_WARNING_PERCENT=85\nODD=has space\n'
+    printf 'REDIS_PORT=6379\nSESSION_DB=0\n' ;;
   *" exec -i "*)
     while [ "$1" != "--" ]; do shift; done
     shift
@@ -76,8 +77,9 @@ def test_it_runs_itself_in_a_sentinel_pod_with_the_settings(tmp_path: Path) -> N
     assert "--field-selector=status.phase=Running" in lines[0]
     exec_line = next(x for x in lines if " exec -i " in x)
     assert exec_line.startswith("-n ns exec -i rel-sentinel-1 -c sentinel -- env ")
-    # the settings as KEY=value words, the value with a space left out, the option passed on
+    # the settings the check reads as KEY=value words, nothing else; the option passed on
     assert "CACHE_DB=1" in exec_line and "SESSION_DB=0" in exec_line and "ODD" not in exec_line
+    assert "REDIS_PORT" not in exec_line, "the pod's own env is never overridden"
     assert exec_line.endswith("HEALTH_MEMORY_WARNING_PERCENT=70 sh -s")
     # in the "pod": no Sentinel peers, no data pod at 127.0.0.1:6379 -> critical, exit 2
     assert result.returncode == 2, result.stdout + result.stderr

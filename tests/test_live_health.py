@@ -9,6 +9,7 @@ settings ConfigMap's data; on the host's sh and on BusyBox's (the Alpine image's
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from chartgen.engines import helm
-from tests.conftest import CHART, FAST_FAILOVER, REPO
+from tests.conftest import CHART, FAST_FAILOVER, REPO, install_values
 from tests.live.jobs import busybox_folder, run_job
 from tests.live.operations import FULLNAME, Job, summary
 from tests.live.prometheus import Processes, scrape, start_exporters
@@ -65,9 +66,15 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]
         yield local
 
 
+# what the workstation mode passes from the settings ConfigMap (the script's filter)
+PASSED = re.compile(
+    r"(HEALTH_[A-Z_]+|SESSION_DB|CACHE_DB|CLEANUP_INTERVAL_SECONDS|CACHE_CLEANUP_INTERVAL_SECONDS)"
+)
+
+
 def settings(local: LocalTopology) -> dict[str, str]:
     data: dict[str, str] = local._object("ConfigMap", f"{FULLNAME}-settings")["data"]
-    return data
+    return {key: value for key, value in data.items() if PASSED.fullmatch(key)}
 
 
 def health(
@@ -323,3 +330,34 @@ def test_health_check_critical_without_a_replica_or_quorum(release: LocalTopolog
     lost = health(release)
     assert lost.returncode == 2, lost.stdout
     assert "CRIT sentinels: 1 of 3 answer, a failover needs 2" in lost.stdout
+
+
+def test_health_check_on_a_standalone_release(tmp_path: Path) -> None:
+    """development (standalone): the check runs in the data pod (no Sentinel to exec into)."""
+    require_binaries()
+    objects = helm.render(CHART, "development", extra=install_values("development"))
+    local = LocalTopology(tmp_path, objects)
+    local.build(replicas=1, sentinels=0)
+    local.start_redis(0)
+    try:
+        pod = local.redis[0]
+        for job in ("session-cleanup", "cache-cleanup"):
+            assert run_job(local, job, pod.port, timeout=120).returncode == 0
+        backups = tmp_path / "backups"
+        backups.mkdir()
+        job = Job(local, "CronJob", f"{FULLNAME}-backup", tmp_path / "backup-job")
+        ran = job.run(job.env(REDIS_PORT=str(pod.port), BACKUP_DIR=str(backups)))
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        env = {**pod.env, **settings(local)}
+        with open(SCRIPT, "rb") as script:
+            result = subprocess.run(
+                ["sh", "-s"], stdin=script, env=env, capture_output=True, timeout=60, check=False
+            )
+        out = result.stdout.decode()
+        print(out)
+        assert result.returncode == 0, out + result.stderr.decode()
+        assert f"OK   redis 127.0.0.1:{pod.port}: master, 0/0 replicas online" in out
+        assert "sentinel" not in out
+        assert "OK   backup: last success" in out
+    finally:
+        local.stop()

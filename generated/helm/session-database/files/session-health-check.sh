@@ -70,14 +70,16 @@ if [ ! -r "${AUTH_DIR:-/nonexistent}/MONITOR_PASSWORD" ]; then
     echo "session-health-check: CRITICAL no running Sentinel or data pod of release $RELEASE in namespace $NAMESPACE" >&2
     exit 2
   fi
-  # The settings ConfigMap (thresholds, intervals, DB indexes), only plain KEY=value words.
+  # From the settings ConfigMap only what the check reads (thresholds, intervals, DB indexes;
+  # never the pod's own addresses and ports), as plain KEY=value words.
   settings=$(kc get configmap -l "app.kubernetes.io/instance=$RELEASE" -o name 2>/dev/null |
     grep -- '-settings$' | sed -n 1p)
   [ -n "$settings" ] || { echo "session-health-check: no settings ConfigMap of release $RELEASE" >&2; exit 3; }
   # shellcheck disable=SC2016 # a go-template, not shell
   environment=$(kc get "$settings" \
     -o go-template='{{range $k, $v := .data}}{{$k}}={{$v}}{{"\n"}}{{end}}' 2>/dev/null |
-    grep -E '^[A-Z_]+=[A-Za-z0-9_.:/-]*$' | tr '\n' ' ')
+    grep -E '^(HEALTH_[A-Z_]+|SESSION_DB|CACHE_DB|CLEANUP_INTERVAL_SECONDS|CACHE_CLEANUP_INTERVAL_SECONDS)=[0-9]*$' |
+    tr '\n' ' ')
   for option in HEALTH_MEMORY_WARNING_PERCENT HEALTH_MEMORY_CRITICAL_PERCENT HEALTH_MAX_LAG_SECONDS; do
     eval "given=\${$option:-}"
     # shellcheck disable=SC2154 # set by the eval
