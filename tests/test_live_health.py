@@ -88,6 +88,7 @@ def health(
         folder = busybox_folder(local.root)
         env["PATH"] = f"{folder}:{env['PATH']}"
         shell = [str(folder / "sh")]
+    started = time.monotonic()
     with open(SCRIPT, "rb") as script:
         result = subprocess.run(
             [*shell, "-s", "--", *args],
@@ -98,7 +99,8 @@ def health(
             check=False,
         )
     out = result.stdout.decode() + result.stderr.decode()
-    print(f"\n$ session-health-check.sh {' '.join(args)}\n{out}")
+    took = time.monotonic() - started
+    print(f"\n$ session-health-check.sh {' '.join(args)}  ({took:.1f} s)\n{out}")
     return subprocess.CompletedProcess(result.args, result.returncode, out, "")
 
 
