@@ -343,12 +343,12 @@ def test_health_check_on_a_standalone_release(tmp_path: Path) -> None:
     local.start_redis(0)
     try:
         pod = local.redis[0]
-        for job in ("session-cleanup", "cache-cleanup"):
-            assert run_job(local, job, pod.port, timeout=120).returncode == 0
+        for cleanup in ("session-cleanup", "cache-cleanup"):
+            assert run_job(local, cleanup, pod.port, timeout=120).returncode == 0
         backups = tmp_path / "backups"
         backups.mkdir()
-        job = Job(local, "CronJob", f"{FULLNAME}-backup", tmp_path / "backup-job")
-        ran = job.run(job.env(REDIS_PORT=str(pod.port), BACKUP_DIR=str(backups)))
+        backup = Job(local, "CronJob", f"{FULLNAME}-backup", tmp_path / "backup-job")
+        ran = backup.run(backup.env(REDIS_PORT=str(pod.port), BACKUP_DIR=str(backups)))
         assert ran.returncode == 0, ran.stdout + ran.stderr
         env = {**pod.env, **settings(local)}
         with open(SCRIPT, "rb") as script:
