@@ -131,6 +131,8 @@ def build(spec: Path, out: Path, check: bool) -> None:
         click.echo(f"{result.argocd_dir}: {len(result.argocd_files)} files {verb}")
     if result.monitoring_dir is not None:
         click.echo(f"{result.monitoring_dir}: {len(result.monitoring_files)} files {verb}")
+    if result.scripts_dir is not None:
+        click.echo(f"{result.scripts_dir}: {len(result.scripts_files)} files {verb}")
 
 
 FORMAT_NAMES = ("text", "json", "junit", "github", "sarif")

@@ -44,6 +44,12 @@ class BuildContext:
         """Rules and promtool tests per environment: <out>/../monitoring."""
         return self.out_root.parent / "monitoring"
 
+    @property
+    def scripts_dir(self) -> Path:
+        """Scripts an operator runs from generated/ (the guide's ./scripts/jobHelpers/...):
+        <out>/../scripts."""
+        return self.out_root.parent / "scripts"
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -54,6 +60,8 @@ class BuildResult:
     argocd_files: dict[str, bytes] = field(default_factory=dict)
     monitoring_dir: Path | None = None
     monitoring_files: dict[str, bytes] = field(default_factory=dict)
+    scripts_dir: Path | None = None
+    scripts_files: dict[str, bytes] = field(default_factory=dict)
 
     def trees(self) -> dict[Path, dict[str, bytes]]:
         """Every output directory with its files."""
@@ -62,6 +70,8 @@ class BuildResult:
             trees[self.argocd_dir] = self.argocd_files
         if self.monitoring_dir is not None:
             trees[self.monitoring_dir] = self.monitoring_files
+        if self.scripts_dir is not None:
+            trees[self.scripts_dir] = self.scripts_files
         return trees
 
 
@@ -107,8 +117,25 @@ def render(ctx: BuildContext) -> BuildResult:
     argocd_dir = ctx.argocd_dir if argocd else None
     monitoring = render_monitoring_validated(spec)
     return BuildResult(
-        chart_dir, files, spec.warnings, argocd_dir, argocd, ctx.monitoring_dir, monitoring
+        chart_dir,
+        files,
+        spec.warnings,
+        argocd_dir,
+        argocd,
+        ctx.monitoring_dir,
+        monitoring,
+        ctx.scripts_dir,
+        operator_scripts(files),
     )
+
+
+# The chart's scripts an operator runs from a checkout (the same bytes as in the chart's files/,
+# so `helm pull --untar` users have them too), by their path under generated/scripts.
+OPERATOR_SCRIPTS = {"jobHelpers/session-health-check.sh": "files/session-health-check.sh"}
+
+
+def operator_scripts(chart_files: dict[str, bytes]) -> dict[str, bytes]:
+    return {target: chart_files[source] for target, source in OPERATOR_SCRIPTS.items()}
 
 
 def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:
@@ -124,5 +151,6 @@ def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:
         if drifts:
             raise DriftError.of(drifts)
     else:
-        write_trees_atomically(result.trees())
+        scripts = [result.scripts_dir] if result.scripts_dir is not None else []
+        write_trees_atomically(result.trees(), executable=scripts)
     return result

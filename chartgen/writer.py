@@ -11,7 +11,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +89,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _stage(files: Mapping[str, bytes], out_dir: Path) -> Path:
-    """Write `files` to the temporary sibling of `out_dir`, synced; return it."""
+def _stage(files: Mapping[str, bytes], out_dir: Path, executable: bool = False) -> Path:
+    """Write `files` to the temporary sibling of `out_dir`, synced; return it. With
+    `executable`, files that start with `#!` get mode 0755 (scripts a user runs by path)."""
     parent = out_dir.parent
     new = parent / f".{out_dir.name}.chartgen-new"
     old = parent / f".{out_dir.name}.chartgen-old"
@@ -105,6 +106,8 @@ def _stage(files: Mapping[str, bytes], out_dir: Path) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if executable and data.startswith(b"#!"):
+            target.chmod(0o755)
     new.mkdir(exist_ok=True)
     _fsync_dir(new)
     return new
@@ -129,15 +132,17 @@ def write_atomically(files: Mapping[str, bytes], out_dir: Path) -> None:
     write_trees_atomically({out_dir: files})
 
 
-def write_trees_atomically(trees: Mapping[Path, Mapping[str, bytes]]) -> None:
+def write_trees_atomically(
+    trees: Mapping[Path, Mapping[str, bytes]], executable: Collection[Path] = ()
+) -> None:
     """Replace each directory with exactly its files. Every tree is staged (written and synced)
     before the first swap, so a failure while writing changes none of them; each swap is
-    atomic on its own."""
+    atomic on its own. The trees in `executable` hold scripts run by path (see _stage)."""
     out_dir = next(iter(trees), Path("."))
     try:
         staged = []
         for out_dir, files in trees.items():
-            staged.append((_stage(files, out_dir), out_dir))
+            staged.append((_stage(files, out_dir, out_dir in executable), out_dir))
         for new, out_dir in staged:
             _swap(new, out_dir)
     except OSError as exc:

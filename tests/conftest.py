@@ -19,6 +19,7 @@ SPEC = REPO / "values" / "topology.yaml"
 CHART = REPO / "generated" / "helm" / "session-database"
 ARGOCD = REPO / "generated" / "k8s" / "argocd"
 MONITORING = REPO / "generated" / "monitoring"
+SCRIPTS = REPO / "generated" / "scripts"
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -31,11 +32,12 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def project(workspace: Path) -> Path:
-    """values/, the committed chart, Argo CD objects and rule tests, copied: a tree a test may
-    break."""
+    """values/, the committed chart, Argo CD objects, rule tests and operator scripts, copied:
+    a tree a test may break."""
     shutil.copytree(CHART, workspace / "generated/helm/session-database")
     shutil.copytree(ARGOCD, workspace / "generated/k8s/argocd")
     shutil.copytree(MONITORING, workspace / "generated/monitoring")
+    shutil.copytree(SCRIPTS, workspace / "generated/scripts")
     return workspace
 
 

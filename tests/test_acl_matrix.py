@@ -260,7 +260,9 @@ def _cells(c: Cluster, user: AclUser) -> Iterator[Cell]:
             yield probe(f"{name} (forbidden)", name, args, False, None)
     if user.side == "server":
         keyed = next((n for n in ("get", "exists", "type", "ttl") if n in granted), "get")
-        if own_key:
+        # a role that reads no key (backup: SET/INCR of named keys only, probed above) has no
+        # read of its own keys to allow
+        if own_key and keyed in granted:
             yield probe(f"{keyed} own key", keyed, INVOKE[keyed], True, own_key)
         yield probe(f"{keyed} foreign key", keyed, INVOKE[keyed], False, foreign)
         indexes = {"sessions": c.model.sessions.index, "cache": c.model.cache.index}

@@ -16,17 +16,30 @@ from tests.test_cli import run
 
 REPO = Path(__file__).resolve().parent.parent
 TOPOLOGY = "values/topology.yaml"
+# the backup role's body after its description
+BACKUP_ROLE = (
+    '    databases: [sessions]\n    keyPatterns: ["backup:result:*"]\n'
+    + "".join(
+        line + "\n"
+        for line in (REPO / TOPOLOGY)
+        .read_text()
+        .split('keyPatterns: ["backup:result:*"]\n')[1]
+        .split("\n    ]\n")[0]
+        .split("\n")
+    )
+    + "    ]\n"
+)
 APP_PATTERNS = '    keyPatterns: ["session:*", "refresh:*", "user:*"]\n    # Session'
 
 CASES = [
     Case(
         "patterns-without-database",
         TOPOLOGY,
-        '    databases: [sessions, cache]\n    keyPatterns: ["%R~cleanup:result:*"]',
-        '    databases: []\n    keyPatterns: ["%R~cleanup:result:*"]',
+        '    databases: [sessions, cache]\n    keyPatterns: ["%R~cleanup:result:*", "%R~backup',
+        '    databases: []\n    keyPatterns: ["%R~cleanup:result:*", "%R~backup',
         "roles.monitor.keyPatterns",
         "key patterns but no database",
-        'keyPatterns: ["%R~cleanup:result:*"]',
+        'keyPatterns: ["%R~cleanup:result:*", "%R~backup:result:*"]',
         4,
     ),
     Case(
@@ -109,8 +122,9 @@ CASES += [
     Case(
         "no-commands-without-databases",
         TOPOLOGY,
-        '    commands: ["+ping", "+info", "+bgsave", "+lastsave", "+sync", "+replconf"]\n',
-        "",
+        # the backup role without databases, key patterns and commands
+        BACKUP_ROLE,
+        "    databases: []\n    keyPatterns: []\n",
         "roles.backup.commands",
         "required key is missing",
         "  backup:",

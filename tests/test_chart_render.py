@@ -134,6 +134,15 @@ def test_session_and_cache_settings_for_applications() -> None:
         "CACHE_CLEANUP_INTERVAL_SECONDS": "600",
         "CACHE_CLEANUP_BATCH_SIZE": "200",
         "CACHE_MAX_ENTRIES_PER_SERVICE": "10000",
+        # session-health-check.sh's thresholds: the alerts' own
+        "HEALTH_MEMORY_WARNING_PERCENT": "85",
+        "HEALTH_MEMORY_CRITICAL_PERCENT": "95",
+        "HEALTH_MAX_LAG_SECONDS": "5",
+        "HEALTH_CLEANUP_MAX_AGE_SECONDS": "3600",
+        "HEALTH_CLEANUP_FAILURES": "3",
+        "HEALTH_BACKUP_MAX_AGE_SECONDS": "25200",
+        "HEALTH_BACKUP_CRITICAL_AGE_SECONDS": "90000",
+        "HEALTH_BACKUP_FAILURES": "1",
     }
 
 

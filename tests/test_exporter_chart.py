@@ -107,12 +107,14 @@ def test_every_data_and_sentinel_pod_has_the_exporter(environment: str, layout: 
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_key_checks_are_the_cleanup_result_keys() -> None:
+def test_key_checks_are_the_cleanup_and_backup_result_keys() -> None:
     model = build_model(resolve(SPEC).base)
     keys = exporter.key_check_flags(model)[1].split(",")
-    assert len(keys) == 8
+    assert len(keys) == 8 + 5
     assert "db0=cleanup:result:sessions:last_success" in keys
     assert "db1=cleanup:result:cache:failures" in keys
+    # the backup's record: in the sessions' DB
+    assert "db0=backup:result:last_success" in keys and "db0=backup:result:bytes" in keys
 
 
 def test_the_monitor_role_reads_the_result_keys_and_nothing_else() -> None:
@@ -123,6 +125,8 @@ def test_the_monitor_role_reads_the_result_keys_and_nothing_else() -> None:
         for command in ("get", "type", "strlen"):
             assert allowed(monitor.rules, command, key="cleanup:result:cache:removed", db=db)
         assert not allowed(monitor.rules, "set", key="cleanup:result:cache:removed", db=db)
+        assert allowed(monitor.rules, "get", key="backup:result:last_success", db=db)
+        assert not allowed(monitor.rules, "set", key="backup:result:last_success", db=db)
         assert not allowed(monitor.rules, "get", key="session:abc", db=db)
     assert not allowed(monitor.rules, "select", "2")
     assert not allowed(monitor.rules, "config", "get")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chartgen.cli import main
-from tests.conftest import ARGOCD, CHART, MONITORING, SPEC
+from tests.conftest import ARGOCD, CHART, MONITORING, SCRIPTS, SPEC
 
 REPLACEMENTS = [
     "",
@@ -104,6 +104,7 @@ def test_damaged_spec_and_overlay_never_crash_validate(
     shutil.copytree(CHART, tmp_path / "generated/helm/session-database")
     shutil.copytree(ARGOCD, tmp_path / "generated/k8s/argocd")
     shutil.copytree(MONITORING, tmp_path / "generated/monitoring")
+    shutil.copytree(SCRIPTS, tmp_path / "generated/scripts")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
         main, ["validate", "--no-cache", "--embedded-schemas", "--env", "production"]
@@ -122,6 +123,7 @@ def test_damaged_settings_file_never_crashes_validate(
     shutil.copytree(CHART, tmp_path / "generated/helm/session-database")
     shutil.copytree(ARGOCD, tmp_path / "generated/k8s/argocd")
     shutil.copytree(MONITORING, tmp_path / "generated/monitoring")
+    shutil.copytree(SCRIPTS, tmp_path / "generated/scripts")
     (tmp_path / ".chartgen.yaml").write_text(mutations(30, SETTINGS, seed=3)[index])
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(

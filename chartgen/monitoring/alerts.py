@@ -4,15 +4,16 @@ the chart README and the generated promtool unit tests (see alert.py for the pla
 from __future__ import annotations
 
 from chartgen.monitoring.alert import Alert
+from chartgen.monitoring.backup import BACKUP_CRITICAL, BACKUP_WARNING
 from chartgen.monitoring.critical import CRITICAL
 from chartgen.monitoring.warning import INFO, WARNING
 
-ALERTS: tuple[Alert, ...] = (*CRITICAL, *WARNING, *INFO)
 SEVERITY_GROUPS: tuple[tuple[str, tuple[Alert, ...]], ...] = (
-    ("critical", CRITICAL),
-    ("warning", WARNING),
+    ("critical", (*CRITICAL, *BACKUP_CRITICAL)),
+    ("warning", (*WARNING, *BACKUP_WARNING)),
     ("info", INFO),
 )
+ALERTS: tuple[Alert, ...] = tuple(alert for _, group in SEVERITY_GROUPS for alert in group)
 
 # Alertmanager: one receiver per severity; a critical alert silences the warnings of the same
 # namespace, service and instance (an instance that is down also has no replication, ...).

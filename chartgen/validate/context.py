@@ -188,6 +188,11 @@ class ValidateContext:
         """Rules and promtool tests per environment, as `chartgen build` writes them."""
         return self.chart_root.parent / "monitoring"
 
+    @property
+    def scripts_dir(self) -> Path:
+        """The operator scripts `chartgen build` writes beside the chart (generated/scripts)."""
+        return self.chart_root.parent / "scripts"
+
     @cached_property
     def argocd_objects(self) -> list[ArgoObject]:
         """Every object of generated/k8s/argocd/*.yaml, decoded as Kubernetes decodes it, with

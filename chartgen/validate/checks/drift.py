@@ -14,10 +14,12 @@ SEVERITY = "error"
 
 
 def check(ctx: ValidateContext) -> Iterator[Problem]:
-    """The committed chart, Argo CD objects (generated/k8s/argocd/) and rule tests
-    (generated/monitoring/) are byte for byte what the spec builds (run `chartgen build`)."""
+    """The committed chart, Argo CD objects (generated/k8s/argocd/), rule tests
+    (generated/monitoring/) and operator scripts (generated/scripts/) are byte for byte what
+    the spec builds (run `chartgen build`)."""
     from chartgen.pipeline import (
         BuildContext,
+        operator_scripts,
         render_argocd_validated,
         render_monitoring_validated,
         render_validated,
@@ -40,6 +42,7 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     for path in drift.extra:
         yield ctx.problem(ctx.chart_location(path), path, "not produced by the spec")
     yield from _tree(ctx, render_monitoring_validated(spec), ctx.monitoring_dir)
+    yield from _tree(ctx, operator_scripts(files), ctx.scripts_dir)
     argocd = render_argocd_validated(spec)
     if argocd:
         yield from _tree(ctx, argocd, ctx.argocd_dir)

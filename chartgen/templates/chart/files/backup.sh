@@ -1,7 +1,9 @@
 #!/bin/sh
 # Backup job: streams an RDB (`redis-cli --rdb`, as the `backup` ACL user) from a replica the
 # Sentinels name as in sync (the master only when none is), checks it with redis-check-rdb, keeps
-# the newest BACKUP_KEEP files on BACKUP_DIR and prints one key=value summary line.
+# the newest BACKUP_KEEP files on BACKUP_DIR and prints one key=value summary line. Each run that
+# finds the master records its result there, in DB RESULTS_DB (backup:result:*, numeric strings
+# the exporter publishes: chart README, Backup and restore).
 set -eu
 # shellcheck source=auth.sh
 . "$(dirname "$0")/auth.sh"
@@ -11,16 +13,49 @@ partial="$BACKUP_DIR/.partial-$stamp.rdb"
 source_host=""
 source_port=""
 source_role=""
+master_host=""
+master_port=""
 
 summary() {
   echo "backup: status=$1 file=${2:-} bytes=${3:-0} keys=${4:-0} source=$source_host:$source_port" \
     "role=$source_role kept=${5:-0} removed=${6:-0} seconds=$(($(date +%s) - started))"
 }
+
+# record STATUS BYTES: the run's record on the master, one MULTI as the backup user (its only
+# writes: first-argument rules on these keys). Best effort: false when it was not stored.
+record() {
+  [ -n "$master_host" ] || return 1
+  now=$(date +%s)
+  if [ "$1" = ok ]; then
+    outcome="SET backup:result:failures 0
+SET backup:result:last_success $now"
+  else
+    outcome="INCR backup:result:failures"
+  fi
+  reply=$(printf 'MULTI\nSET backup:result:last_run %s\nSET backup:result:bytes %s\nSET backup:result:duration_seconds %s\n%s\nEXEC\n' \
+    "$now" "$2" "$((now - started))" "$outcome" |
+    redis_cli 10 backup "$(password_of BACKUP_PASSWORD)" -h "$master_host" -p "$master_port" \
+      -n "${RESULTS_DB:-0}" --csv 2>&1) || return 1
+  echo "$reply" | tail -n 1 | grep -qv ERROR
+}
+
 fail() {
   echo "backup: $1" >&2
   rm -f "$partial"
+  record failed 0 || echo "backup: warning=\"run not recorded in Redis\"" >&2
   summary failed
   exit 1
+}
+
+# sentinel_master_of SET: "host port" of SET's master from SENTINEL masters (flat key/value
+# lines with --raw; the monitor user's Sentinel rights have no get-master-addr-by-name).
+sentinel_master_of() {
+  redis_cli 5 monitor "$(password_of MONITOR_PASSWORD)" -h "$SENTINEL_HOST" -p "$SENTINEL_PORT" \
+    --raw SENTINEL masters | tr -d '\r' | awk -v set="$1" '
+      NR % 2 == 1 { key = $0; next }
+      key == "name" { name = $0 }
+      key == "ip" { ip = $0 }
+      key == "port" && name == set && ip != "" { print ip, $0; exit }'
 }
 
 # in_sync_replica: "host port" of the first replica the Sentinels see up with its master link
@@ -37,6 +72,10 @@ in_sync_replica() {
 }
 
 if [ "$REDIS_MODE" = "ha" ]; then
+  master=$(sentinel_master_of "$MASTER_SET") || master=""
+  [ -n "$master" ] || fail "no Sentinel at $SENTINEL_HOST:$SENTINEL_PORT named the master of $MASTER_SET"
+  master_host=${master% *}
+  master_port=${master#* }
   replica=$(in_sync_replica) || fail "no Sentinel answered at $SENTINEL_HOST:$SENTINEL_PORT"
   if [ -n "$replica" ]; then
     source_host=${replica% *}
@@ -44,14 +83,13 @@ if [ "$REDIS_MODE" = "ha" ]; then
     source_role=replica
   else
     # No replica in sync: a snapshot of the master is still a consistent one.
-    named=$(redis_cli 5 monitor "$(password_of MONITOR_PASSWORD)" -h "$SENTINEL_HOST" \
-      -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_SET" | tr -d '\r') ||
-      fail "no Sentinel named the master of $MASTER_SET"
-    source_host=$(echo "$named" | sed -n 1p)
-    source_port=$(echo "$named" | sed -n 2p)
+    source_host=$master_host
+    source_port=$master_port
     source_role=master
   fi
 else
+  master_host=$REDIS_HOST
+  master_port=$REDIS_PORT
   source_host=$REDIS_HOST
   source_port=$REDIS_PORT
   source_role=master
@@ -78,4 +116,5 @@ for old in $(find "$BACKUP_DIR" -maxdepth 1 -name 'backup-*.rdb' | sort -r | tai
   removed=$((removed + 1))
 done
 kept=$(find "$BACKUP_DIR" -maxdepth 1 -name 'backup-*.rdb' | wc -l | tr -d ' ')
+record ok "$bytes" || echo "backup: warning=\"run not recorded in Redis\"" >&2
 summary ok "$file" "$bytes" "${keys:-0}" "$kept" "$removed"

@@ -157,6 +157,19 @@ groups:
             No successful run recorded in {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) for {{ int .Values.monitoring.alerts.cleanupMaxAgeSeconds }} seconds.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscleanupstale
+      - alert: BackupTooOldCritical
+        expr: |-
+          time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:last_success"}) > {{ int .Values.monitoring.alerts.backupCriticalAgeSeconds }}
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: |-
+            No recent backup ({{`{{ $labels.service }}`}})
+          description: |-
+            No backup of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) succeeded for {{ int .Values.monitoring.alerts.backupCriticalAgeSeconds }} seconds.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#backuptoooldcritical
   - name: {{ include "session-database.fullname" . }}-warning
     rules:
       - alert: RedisMemoryHigh
@@ -278,6 +291,32 @@ groups:
             {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryLimitPercent }}% of its memory limit: the kernel OOM-kills it above.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscontainermemorypressure
+      - alert: BackupTooOld
+        expr: |-
+          time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:last_success"}) > {{ int .Values.monitoring.alerts.backupMaxAgeSeconds }}
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: |-
+            No recent backup ({{`{{ $labels.service }}`}})
+          description: |-
+            No backup of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) succeeded for {{ int .Values.monitoring.alerts.backupMaxAgeSeconds }} seconds.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#backuptooold
+      - alert: BackupFailed
+        expr: |-
+          max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:failures"}) >= {{ int .Values.monitoring.alerts.backupFailures }}
+        for: 1m
+        labels:
+          severity: warning
+        annotations:
+          summary: |-
+            Backup failing ({{`{{ $labels.service }}`}})
+          description: |-
+            The backup of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) failed {{ int .Values.monitoring.alerts.backupFailures }} or more times in a row.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#backupfailed
   - name: {{ include "session-database.fullname" . }}-info
     rules:
       - alert: RedisSessionCount

@@ -67,7 +67,7 @@ switches only to one the server takes. Nothing without the exporter. */}}
     {{- if .keyChecks }}
     # the cleanup jobs' results, as redis_key_value{db,key}
     - -check-single-keys
-    - "db0=cleanup:result:sessions:last_run,db0=cleanup:result:sessions:last_success,db0=cleanup:result:sessions:removed,db0=cleanup:result:sessions:failures,db1=cleanup:result:cache:last_run,db1=cleanup:result:cache:last_success,db1=cleanup:result:cache:removed,db1=cleanup:result:cache:failures"
+    - "db0=cleanup:result:sessions:last_run,db0=cleanup:result:sessions:last_success,db0=cleanup:result:sessions:removed,db0=cleanup:result:sessions:failures,db1=cleanup:result:cache:last_run,db1=cleanup:result:cache:last_success,db1=cleanup:result:cache:removed,db1=cleanup:result:cache:failures,db0=backup:result:last_run,db0=backup:result:last_success,db0=backup:result:bytes,db0=backup:result:duration_seconds,db0=backup:result:failures"
     {{- end }}
   env:
     - name: AUTH_DIR
