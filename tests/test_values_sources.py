@@ -195,6 +195,18 @@ REQUIRED_PARAMETERS: dict[SpecKey, str] = {
             ),
             *(f"persistence.{k}" for k in ("enabled", "size", "storageClass", "accessModes")),
             "terminationGracePeriodSeconds",
+            # its own node spread and probes (not inherited from redis)
+            "podAntiAffinity",
+            *(
+                f"{probe}.{timing}"
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+                for timing in (
+                    "initialDelaySeconds",
+                    "periodSeconds",
+                    "timeoutSeconds",
+                    "failureThreshold",
+                )
+            ),
         )
     },
 }
@@ -219,6 +231,7 @@ DERIVED: dict[SpecKey, set[str]] = {
         "redis.topologySpread.whenUnsatisfiable",
         "sentinel.topologySpread.whenUnsatisfiable",
         "endpoint.topologySpread.whenUnsatisfiable",
+        "cache.topologySpread.whenUnsatisfiable",
     },
 }
 

@@ -339,8 +339,9 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- fail (printf "%s.extraVolumeMounts: the chart mounts %s itself; choose another path" $c .mountPath) }}
 {{- end }}
 {{- end }}
+{{- $container := ternary "sentinel" "redis" (eq $c "sentinel") }}
 {{- range (concat ($v.sidecars | default list) ($v.initContainers | default list)) }}
-{{- if eq .name $c }}
+{{- if eq .name $container }}
 {{- fail (printf "%s.sidecars/initContainers: %s is the chart's container; choose another name" $c .name) }}
 {{- end }}
 {{- end }}
