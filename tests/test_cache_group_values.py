@@ -166,7 +166,7 @@ REFUSED = [
     ({"extraEnv": [{"name": "MASTER_SET", "value": "x"}]}, "/cache/extraEnv/0/name",
      "cache.extraEnv: MASTER_SET is set by the chart"),
     ({"extraConfig": {"maxmemory": "1"}}, "/cache/extraConfig/maxmemory",
-     "cache.extraConfig.maxmemory: the chart owns this directive"),
+     "cache.extraConfig.maxmemory: the chart owns this directive (set by cache.config.maxmemory)"),
     ({"extraVolumeMounts": [{"name": "v", "mountPath": "/data"}]},
      "/cache/extraVolumeMounts/0/mountPath", "cache.extraVolumeMounts: the chart mounts /data"),
     ({"sidecars": [{"name": "redis", "image": "busybox:1.36"}]}, "/cache/sidecars/0/name",

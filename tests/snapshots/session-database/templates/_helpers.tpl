@@ -350,7 +350,9 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- range $directive, $value := $v.extraConfig }}
 {{- $name := lower $directive }}
 {{- if hasKey $owned $name }}
-{{- fail (printf "%s.extraConfig.%s: the chart owns this directive (set by %s); it cannot be overridden" $c $directive (get $owned $name)) }}
+{{- $by := get $owned $name }}
+{{- if hasPrefix "redis.config." $by }}{{ $by = printf "%s.%s" $c (trimPrefix "redis." $by) }}{{ end }}
+{{- fail (printf "%s.extraConfig.%s: the chart owns this directive (set by %s); it cannot be overridden" $c $directive $by) }}
 {{- end }}
 {{- if hasPrefix "tls-" $name }}
 {{- fail (printf "%s.extraConfig.%s: the chart owns the tls-* directives (set by tls.enabled and the cert-manager Secret)" $c $directive) }}
