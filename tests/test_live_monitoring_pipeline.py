@@ -1,11 +1,13 @@
-"""The monitoring pipeline, live: the rendered production topology (3 data pods, 3 Sentinels,
-TLS off) on 127.0.0.1 with a real redis_exporter per pod started from the rendered sidecar's
-args and env, a real Prometheus loaded with the rendered rules and a scrape job derived from the
-rendered ServiceMonitor (static targets carrying the `__meta_kubernetes_*` labels its relabelling
-reads), and a real Alertmanager with the rendered alertmanager.yml sending to a webhook receiver
-of the test. Killing the master fires RedisDown through Alertmanager; it resolves when the pod is
-back. Intervals are shortened through the chart's values (scrape, Alertmanager grouping) and
-Prometheus' evaluation interval; the rules' own `for` durations are kept."""
+"""The monitoring pipeline, live: the rendered production topology (3 data pods, the cache's
+own group of 2, 3 Sentinels, TLS off) on 127.0.0.1 with a real redis_exporter per pod started
+from the rendered sidecar's args and env, a real Prometheus loaded with the rendered rules and a
+scrape job derived from the rendered ServiceMonitor (static targets carrying the
+`__meta_kubernetes_*` labels its relabelling reads), and a real Alertmanager with the rendered
+alertmanager.yml sending to a webhook receiver of the test. Killing the master fires RedisDown
+through Alertmanager; it resolves when the pod is back. Killing the cache's master fires
+RedisDown labelled `group: cache`, and nothing of the sessions' group. Intervals are shortened
+through the chart's values (scrape, Alertmanager grouping) and Prometheus' evaluation interval;
+the rules' own `for` durations are kept."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ from tests.live.prometheus import (
     write_yaml,
 )
 from tests.live.topology import (
+    CACHE_SET,
     REDIS_SET,
     SENTINEL_SET,
     LocalTopology,
@@ -120,12 +123,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     namespace = monitor["metadata"]["namespace"]
 
     local = LocalTopology(root / "topology", operator)
-    local.build(replicas=3, sentinels=3)
+    local.build(replicas=3, sentinels=3, cache=2)
     procs = Processes(root)
     try:
         local.start_all()
         targets = start_exporters(
-            local, procs, namespace, [(REDIS_SET, local.redis), (SENTINEL_SET, local.sentinels)]
+            local,
+            procs,
+            namespace,
+            [(REDIS_SET, local.redis), (CACHE_SET, local.cache), (SENTINEL_SET, local.sentinels)],
         )
         manager, prometheus = free_port(), free_port()
         # the rendered files as they are, not re-serialised
@@ -351,8 +357,54 @@ def test_killing_the_master_fires_redis_down_and_it_resolves(pipeline: Pipeline)
     )
     resolved = hook.first("RedisDown", "resolved", pod=master)
     assert resolved is not None
+    assert hook.first("RedisDown", "firing", pod=master, group="sessions") == fired
     print(
         f"\nkill -> RedisDown at the webhook: {fired - killed:.1f}s (rule for: 1m); "
         f"pod restarted -> resolved at the webhook: {resolved - back:.1f}s; "
         f"kill -> resolved: {resolved - killed:.1f}s"
+    )
+
+
+def test_killing_the_cache_master_fires_redis_down_for_the_cache_group(pipeline: Pipeline) -> None:
+    wait_for(lambda: _targets_up(pipeline), "every exporter target up", timeout=60)
+    local, hook = pipeline.local, pipeline.webhook
+    master = f"{CACHE_SET}-0"
+    assert hook.first("RedisDown", "firing", pod=master) is None
+    killed = time.monotonic()
+    local.cache[0].kill()
+    wait_for(
+        lambda: hook.first("RedisDown", "firing", pod=master) is not None,
+        "RedisDown of the killed cache master at the webhook",
+        timeout=180,
+    )
+    fired = hook.first("RedisDown", "firing", pod=master, group="cache")
+    assert fired is not None, "RedisDown of a cache pod is labelled group: cache"
+    body = next(
+        b
+        for _, path, b in hook.received
+        if path == "/critical" and any(a["labels"].get("pod") == master for a in b["alerts"])
+    )
+    assert body["commonLabels"]["group"] == "cache"
+    assert body["commonLabels"]["service"] == f"{CACHE_SET}-headless"
+    # nothing of the sessions' group fired meanwhile
+    sessions = [
+        a["labels"]
+        for when, _, b in hook.received
+        if when >= killed
+        for a in b["alerts"]
+        if a["labels"].get("group") == "sessions" and a["status"] == "firing"
+    ]
+    assert not sessions, sessions
+    back = time.monotonic()
+    local.start_cache(0)
+    wait_for(
+        lambda: hook.first("RedisDown", "resolved", pod=master) is not None,
+        "the cache's RedisDown resolved at the webhook",
+        timeout=120,
+    )
+    resolved = hook.first("RedisDown", "resolved", pod=master)
+    assert resolved is not None
+    print(
+        f"\ncache master kill -> RedisDown (group cache) at the webhook: {fired - killed:.1f}s; "
+        f"pod restarted -> resolved: {resolved - back:.1f}s"
     )

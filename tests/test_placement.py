@@ -52,7 +52,7 @@ def test_production_requires_distinct_nodes_and_keeps_sentinels_off_data_nodes()
 def test_declared_zones_make_the_spread_required() -> None:
     values = {
         component: {"topologySpread": {"whenUnsatisfiable": "DoNotSchedule"}}
-        for component in ("redis", "sentinel")
+        for component in ("redis", "cache", "sentinel")
     }
     for spec in pod_specs(values).values():
         assert spec["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"

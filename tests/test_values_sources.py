@@ -211,6 +211,18 @@ REQUIRED_PARAMETERS: dict[SpecKey, str] = {
             ),
             *(f"persistence.{k}" for k in ("enabled", "size", "storageClass", "accessModes")),
             "terminationGracePeriodSeconds",
+            # its own node spread and probes (not inherited from redis)
+            "podAntiAffinity",
+            *(
+                f"{probe}.{timing}"
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+                for timing in (
+                    "initialDelaySeconds",
+                    "periodSeconds",
+                    "timeoutSeconds",
+                    "failureThreshold",
+                )
+            ),
         )
     },
 }
@@ -235,6 +247,7 @@ DERIVED: dict[SpecKey, set[str]] = {
         "redis.topologySpread.whenUnsatisfiable",
         "sentinel.topologySpread.whenUnsatisfiable",
         "endpoint.topologySpread.whenUnsatisfiable",
+        "cache.topologySpread.whenUnsatisfiable",
     },
 }
 

@@ -1,12 +1,16 @@
 """An alert as data, and the builders its test series use (the list itself: alerts.py).
 
 Expressions and annotations use placeholders that the renderers (rules.py) replace, either by
-Helm template code or by one environment's values:
-  @data@ @sentinel@ @all@  label matchers of this release's data pods, Sentinels, both
-  @pods@                   namespace and pod-name matchers for cAdvisor/kube-state-metrics
+Helm template code or by one environment's values, for each of the alert's scopes (groups.py):
+  @data@                   label matchers of the variant's pods (a data group or the Sentinels)
+  @sentinel@ @all@         the Sentinels; the sessions' data pods and the Sentinels
+  @pods@                   namespace and pod-name matchers of the variant's pods for
+                           cAdvisor/kube-state-metrics
   @t:<name>@               the threshold monitoring.alerts.<name>
-  @quorum@ @replicas1@     the Sentinel quorum; data pods less one (replicas a master needs)
+  @quorum@ @replicas1@     the Sentinel quorum; the group's data pods less one (replicas a
+                           master needs)
   @sessionsDb@ @cacheDb@   the exporter's db label of DB 0 and DB 1
+Test series and labels are built for the variant's Target (Target.group).
 Annotations may use Prometheus' {{ $labels.<name> }} (never $value: the generated tests
 compare annotations exactly)."""
 
@@ -16,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chartgen.monitoring.groups import SESSIONS
 from chartgen.monitoring.series import Series, Target, data
 
 Thresholds = dict[str, Any]  # thresholds and derived figures (Concrete.inputs)
@@ -40,6 +45,7 @@ class Alert:
     labels: Labels  # the labels of the fired alert, besides alertname and severity
     ha_only: bool = False
     external: tuple[str, ...] = field(default=())  # metrics not from redis_exporter
+    scopes: tuple[str, ...] = SESSIONS  # the groups it watches, one rule each (groups.py)
 
     @property
     def anchor(self) -> str:
@@ -74,10 +80,16 @@ def replication(t: Target, master: int = 0, replicas: int = 2) -> list[Series]:
     return [*(data(t, "redis_up", steady(1), i) for i in range(replicas + 1)), *roles]
 
 
+def _job(t: Target, job: str) -> str:
+    """The cache's own group holds only the cache job's results."""
+    return "cache" if t.group == "cache" else job
+
+
 def cleanup(t: Target, job: str, field_: str, values: str) -> Series:
+    job = _job(t, job)
     db = "db0" if job == "sessions" else "db1"
     return data(t, "redis_key_value", values, db=db, key=f"cleanup:result:{job}:{field_}")
 
 
 def cleanup_labels(job: str, field_: str) -> Labels:
-    return lambda t: {**group("data")(t), "key": f"cleanup:result:{job}:{field_}"}
+    return lambda t: {**group("data")(t), "key": f"cleanup:result:{_job(t, job)}:{field_}"}

@@ -16,8 +16,10 @@ SEVERITY_GROUPS: tuple[tuple[str, tuple[Alert, ...]], ...] = (
 ALERTS: tuple[Alert, ...] = tuple(alert for _, group in SEVERITY_GROUPS for alert in group)
 
 # Alertmanager: one receiver per severity; a critical alert silences the warnings of the same
-# namespace, service and instance (an instance that is down also has no replication, ...).
-INHIBIT_EQUAL = ("namespace", "service", "instance")
-GROUP_BY = ("alertname", "namespace", "service")
+# namespace, group, service and instance (an instance that is down also has no replication,
+# ...). Every rule carries `group` (sessions, cache, sentinel: groups.py), so notifications
+# and inhibitions of the two data groups never mix, also for series without a service.
+INHIBIT_EQUAL = ("namespace", "group", "service", "instance")
+GROUP_BY = ("alertname", "namespace", "group", "service")
 
 __all__ = ["ALERTS", "GROUP_BY", "INHIBIT_EQUAL", "SEVERITY_GROUPS", "Alert"]

@@ -12,13 +12,14 @@ from chartgen.monitoring.alert import (
     replication,
     steady,
 )
+from chartgen.monitoring.groups import ALL, DATA, MEMORY, SENTINEL, SESSIONS
 from chartgen.monitoring.series import data, sentinel
 
 CRITICAL = (
     Alert(
         "RedisDown",
         "critical",
-        "redis_up{@all@} == 0",
+        "redis_up{@data@} == 0",
         "1m",
         "Redis {{ $labels.pod }} is down",
         "The exporter of {{ $labels.pod }} ({{ $labels.service }}, namespace "
@@ -35,6 +36,7 @@ CRITICAL = (
         lambda t, th: [data(t, "redis_up", steady(0))],
         (("up", lambda t, th: [data(t, "redis_up", steady(1))]),),
         data_labels(),
+        scopes=ALL,
     ),
     Alert(
         "RedisNoMaster",
@@ -57,6 +59,7 @@ CRITICAL = (
         lambda t, th: replication(t, master=-1),
         (("one master", lambda t, th: replication(t)),),
         group("data"),
+        scopes=DATA,
     ),
     Alert(
         "RedisMultipleMasters",
@@ -79,6 +82,7 @@ CRITICAL = (
         ],
         (("one master", lambda t, th: replication(t)),),
         group("data"),
+        scopes=DATA,
     ),
     Alert(
         "RedisMemoryExhaustion",
@@ -117,6 +121,33 @@ CRITICAL = (
             ),
         ),
         data_labels(),
+        scopes=MEMORY,
+    ),
+    Alert(
+        "RedisEvictions",
+        "critical",
+        "increase(redis_evicted_keys_total{@data@}[5m]) > @t:evictedKeysPer5m@",
+        "1m",
+        "{{ $labels.pod }} evicts keys of the sessions' group",
+        "{{ $labels.pod }} ({{ $labels.service }}) evicted more than @t:evictedKeysPer5m@ keys "
+        "in 5 minutes: live sessions may be gone (users logged out).",
+        "The sessions' group removed keys to stay under maxmemory. Under noeviction (the "
+        "chart's default for this group) it never does, so any eviction means its policy was "
+        "changed: maxmemory-policy is per instance, every policy but noeviction can evict "
+        "sessions (volatile-ttl the short-lived sessions first), and an evicted session is a "
+        "logged-out user. Critical for that reason; the cache's own group evicts by design "
+        "(RedisCacheEvictions).",
+        (
+            "`INFO memory` (maxmemory_policy) and redis.config.maxmemoryPolicy in the "
+            "environment's values: noeviction keeps sessions, at the price of OOM errors.",
+            "`INFO keyspace`: which database shrinks; with databases.cache.group shared, move "
+            "the cache to a group of its own (separate).",
+            "Memory: RedisMemoryHigh, the cleanup jobs and redis.config.maxmemory.",
+        ),
+        lambda t, th: [data(t, "redis_evicted_keys_total", counter(th["evictedKeysPer5m"] + 10))],
+        (("none", lambda t, th: [data(t, "redis_evicted_keys_total", steady(7))]),),
+        data_labels(),
+        scopes=SESSIONS,
     ),
     Alert(
         "RedisReplicationBroken",
@@ -137,6 +168,7 @@ CRITICAL = (
         (("linked", lambda t, th: [data(t, "redis_master_link_up", steady(1), 1)]),),
         data_labels(1),
         ha_only=True,
+        scopes=DATA,
     ),
     Alert(
         "RedisReplicasMissing",
@@ -170,6 +202,7 @@ CRITICAL = (
         ),
         group("data"),
         ha_only=True,
+        scopes=DATA,
     ),
     Alert(
         "RedisSentinelQuorumLost",
@@ -212,6 +245,7 @@ CRITICAL = (
         ),
         group("sentinel"),
         ha_only=True,
+        scopes=SENTINEL,
     ),
     Alert(
         "RedisCleanupFailing",
@@ -233,6 +267,7 @@ CRITICAL = (
         lambda t, th: [cleanup(t, "sessions", "failures", steady(th["cleanupFailures"]))],
         (("succeeding", lambda t, th: [cleanup(t, "sessions", "failures", steady(0))]),),
         cleanup_labels("sessions", "failures"),
+        scopes=DATA,
     ),
     Alert(
         "RedisCleanupStale",
@@ -255,5 +290,6 @@ CRITICAL = (
         ],
         (("recent", lambda t, th: [cleanup(t, "cache", "last_success", counter(60))]),),
         cleanup_labels("cache", "last_success"),
+        scopes=DATA,
     ),
 )

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from chartgen.monitoring.alerts import ALERTS, Alert
+from chartgen.monitoring.groups import Scope
 from chartgen.monitoring.rules import Concrete, concrete_text
 from chartgen.monitoring.series import Series, Target
 
@@ -31,11 +32,12 @@ def _series(items: list[Series]) -> list[dict[str, str]]:
     return [{"series": series, "values": values} for series, values in items]
 
 
-def _expected(alert: Alert, values: Concrete) -> dict[str, Any]:
-    labels = {**alert.labels(values.target), "severity": alert.severity}
+def _expected(alert: Alert, values: Concrete, scope: Scope) -> dict[str, Any]:
+    target = values.target.of(scope.component)
+    labels = {**alert.labels(target), "severity": alert.severity, "group": scope.label}
 
     def text(raw: str) -> str:
-        return _LABEL.sub(lambda m: labels[m.group(1)], concrete_text(raw, values))
+        return _LABEL.sub(lambda m: labels[m.group(1)], concrete_text(raw, values, scope))
 
     return {
         "exp_labels": dict(sorted(labels.items())),
@@ -47,30 +49,38 @@ def _expected(alert: Alert, values: Concrete) -> dict[str, Any]:
     }
 
 
-def _cases(alert: Alert, values: Concrete) -> list[dict[str, Any]]:
-    inputs = values.inputs()
-    fire = alert.fire(values.target, inputs)
+def _cases(alert: Alert, values: Concrete, scope: Scope) -> list[dict[str, Any]]:
+    """The firing and silent cases of one variant: only its own group's series fire it (the
+    other variants of the alert, evaluated alongside, stay silent on them)."""
+    inputs = values.inputs(scope)
+    target = values.target.of(scope.component)
+    suffix = "" if scope.label == "sessions" else f" ({scope.label})"
+    fire = alert.fire(target, inputs)
     cases = [
         {
-            "name": f"{alert.name} fires",
+            "name": f"{alert.name}{suffix} fires",
             "interval": "1m",
             "input_series": _series(fire),
             "alert_rule_test": [
                 {
                     "eval_time": EVAL_TIME,
                     "alertname": alert.name,
-                    "exp_alerts": [_expected(alert, values)],
+                    "exp_alerts": [_expected(alert, values, scope)],
                 }
             ],
         }
     ]
-    foreign = [item for other in others(values.target) for item in alert.fire(other, inputs)]
+    foreign = [
+        item
+        for other in others(values.target)
+        for item in alert.fire(other.of(scope.component), inputs)
+    ]
     for name, silent in alert.silent:
         cases.append(
             {
-                "name": f"{alert.name} silent: {name}, other releases firing",
+                "name": f"{alert.name}{suffix} silent: {name}, other releases firing",
                 "interval": "1m",
-                "input_series": _series([*silent(values.target, inputs), *foreign]),
+                "input_series": _series([*silent(target, inputs), *foreign]),
                 "alert_rule_test": [
                     {"eval_time": EVAL_TIME, "alertname": alert.name, "exp_alerts": []}
                 ],
@@ -87,8 +97,8 @@ def unit_tests(values: Concrete) -> dict[str, Any]:
         "tests": [
             case
             for alert in ALERTS
-            if values.ha or not alert.ha_only
-            for case in _cases(alert, values)
+            for scope in values.variants(alert)
+            for case in _cases(alert, values, scope)
         ],
     }
 

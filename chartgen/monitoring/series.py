@@ -7,22 +7,31 @@ namespace and service, so two releases in one cluster never mix."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 Series = tuple[str, str]  # (series selector, promtool values)
 
 
+# Where each group's test pods get their addresses (fourth octet), so instances never collide.
+_FIRST_ADDRESS = {"redis": 10, "cache": 30, "sentinel": 50}
+
+
 @dataclass(frozen=True)
 class Target:
-    """One release: its namespace and full name (Helm's <fullname>)."""
+    """One release: its namespace and full name (Helm's <fullname>), and the group of pods a
+    rule variant selects (`group`: redis, cache or sentinel; see groups.py)."""
 
     namespace: str
     fullname: str
     network: int = 0  # third octet of its pods' addresses (distinct per release)
+    group: str = "redis"
+
+    def of(self, group: str) -> Target:
+        return replace(self, group=group)
 
     @property
     def data_service(self) -> str:
-        return f"{self.fullname}-redis-headless"
+        return f"{self.fullname}-{self.group}-headless"
 
     @property
     def sentinel_service(self) -> str:
@@ -32,23 +41,20 @@ class Target:
         return {
             "namespace": self.namespace,
             "service": self.data_service,
-            "pod": f"{self.fullname}-redis-{index}",
-            "instance": f"10.0.{self.network}.{10 + index}:9121",
+            "pod": f"{self.fullname}-{self.group}-{index}",
+            "instance": f"10.0.{self.network}.{_FIRST_ADDRESS[self.group] + index}:9121",
         }
 
     def sentinel_labels(self, index: int) -> dict[str, str]:
-        return {
-            "namespace": self.namespace,
-            "service": self.sentinel_service,
-            "pod": f"{self.fullname}-sentinel-{index}",
-            "instance": f"10.0.{self.network}.{50 + index}:9121",
-        }
+        return self.of("sentinel").data_labels(index)
 
-    def container_labels(self, component: str, index: int) -> dict[str, str]:
+    def container_labels(self, component: str | None, index: int) -> dict[str, str]:
+        """cAdvisor/kube-state-metrics labels; the cache's pods run a container named redis."""
+        pods = component or self.group
         return {
             "namespace": self.namespace,
-            "pod": f"{self.fullname}-{component}-{index}",
-            "container": component,
+            "pod": f"{self.fullname}-{pods}-{index}",
+            "container": "sentinel" if pods == "sentinel" else "redis",
         }
 
 
@@ -66,6 +72,6 @@ def sentinel(t: Target, metric: str, values: str, index: int = 0, **extra: str) 
 
 
 def container(
-    t: Target, metric: str, values: str, component: str = "redis", **extra: str
+    t: Target, metric: str, values: str, component: str | None = None, **extra: str
 ) -> Series:
     return selector(metric, {**t.container_labels(component, 0), **extra}), values

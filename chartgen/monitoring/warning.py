@@ -11,6 +11,7 @@ from chartgen.monitoring.alert import (
     group,
     steady,
 )
+from chartgen.monitoring.groups import ALL, CACHE, CACHE_DB, DATA, MEMORY
 from chartgen.monitoring.series import container, data
 
 WARNING = (
@@ -50,11 +51,12 @@ WARNING = (
             ),
         ),
         data_labels(),
+        scopes=MEMORY,
     ),
     Alert(
         "RedisTooManyConnections",
         "warning",
-        "redis_connected_clients{@all@} > @t:connectionsWarning@",
+        "redis_connected_clients{@data@} > @t:connectionsWarning@",
         "5m",
         "Many client connections on {{ $labels.pod }}",
         "{{ $labels.pod }} has more than @t:connectionsWarning@ client connections.",
@@ -68,6 +70,7 @@ WARNING = (
         lambda t, th: [data(t, "redis_connected_clients", steady(th["connectionsWarning"] + 1))],
         (("few", lambda t, th: [data(t, "redis_connected_clients", steady(10))]),),
         data_labels(),
+        scopes=ALL,
     ),
     Alert(
         "RedisCacheLowHitRate",
@@ -111,11 +114,12 @@ WARNING = (
             ),
         ),
         group("data"),
+        scopes=CACHE_DB,
     ),
     Alert(
         "RedisRejectedConnections",
         "warning",
-        "increase(redis_rejected_connections_total{@all@}[5m]) > 0",
+        "increase(redis_rejected_connections_total{@data@}[5m]) > 0",
         "1m",
         "{{ $labels.pod }} rejects connections",
         "{{ $labels.pod }} rejected client connections in the last 5 minutes (maxclients reached).",
@@ -128,25 +132,7 @@ WARNING = (
         lambda t, th: [data(t, "redis_rejected_connections_total", counter(5))],
         (("none", lambda t, th: [data(t, "redis_rejected_connections_total", steady(3))]),),
         data_labels(),
-    ),
-    Alert(
-        "RedisEvictions",
-        "warning",
-        "increase(redis_evicted_keys_total{@data@}[5m]) > @t:evictedKeysPer5m@",
-        "1m",
-        "{{ $labels.pod }} evicts keys",
-        "{{ $labels.pod }} evicted more than @t:evictedKeysPer5m@ keys in 5 minutes: "
-        "sessions may be among them.",
-        "Redis removes keys to stay under maxmemory. maxmemory-policy is per instance, so "
-        "sessions in DB 0 can be evicted with the cache.",
-        (
-            "`INFO stats` evicted_keys and `INFO keyspace`: which database shrinks.",
-            "redis.config.maxmemoryPolicy: noeviction keeps sessions, at the price of OOM errors.",
-            "Cache cleanup (CACHE_MAX_ENTRIES_PER_SERVICE) and maxmemory.",
-        ),
-        lambda t, th: [data(t, "redis_evicted_keys_total", counter(th["evictedKeysPer5m"] + 10))],
-        (("none", lambda t, th: [data(t, "redis_evicted_keys_total", steady(7))]),),
-        data_labels(),
+        scopes=ALL,
     ),
     Alert(
         "RedisReplicationLag",
@@ -196,6 +182,7 @@ WARNING = (
             "slave_state": "online",
         },
         ha_only=True,
+        scopes=DATA,
     ),
     Alert(
         "RedisPersistenceFailing",
@@ -227,6 +214,7 @@ WARNING = (
             ),
         ),
         data_labels(),
+        scopes=DATA,
     ),
     Alert(
         "RedisContainerCpuPressure",
@@ -258,8 +246,9 @@ WARNING = (
                 ],
             ),
         ),
-        lambda t: t.container_labels("redis", 0),
+        lambda t: t.container_labels(None, 0),
         external=("container_cpu_usage_seconds_total", "kube_pod_container_resource_limits"),
+        scopes=ALL,
     ),
     Alert(
         "RedisContainerMemoryPressure",
@@ -294,8 +283,9 @@ WARNING = (
                 ],
             ),
         ),
-        lambda t: t.container_labels("redis", 0),
+        lambda t: t.container_labels(None, 0),
         external=("container_memory_working_set_bytes", "kube_pod_container_resource_limits"),
+        scopes=ALL,
     ),
 )
 
@@ -339,5 +329,38 @@ INFO = (
         lambda t, th: [cleanup(t, "sessions", "removed", steady(th["cleanupRemovedInfo"] + 1))],
         (("few", lambda t, th: [cleanup(t, "sessions", "removed", steady(3))]),),
         cleanup_labels("sessions", "removed"),
+        scopes=DATA,
+    ),
+    Alert(
+        "RedisCacheEvictions",
+        "info",
+        "increase(redis_evicted_keys_total{@data@}[5m]) > @t:cacheEvictedKeysPer5m@",
+        "15m",
+        "{{ $labels.pod }} evicts many cache entries",
+        "{{ $labels.pod }} ({{ $labels.service }}) evicted more than @t:cacheEvictedKeysPer5m@ "
+        "cache entries in 5 minutes for 15 minutes: the cache runs full.",
+        "The cache's own group evicts by design (cache.config.maxmemoryPolicy, allkeys-lru "
+        "by default): evictions there lose no session, only entries the services refill. A "
+        "sustained high rate says the cache is smaller than its working set: capacity "
+        "planning, not an incident (RedisCacheLowHitRate says when it hurts).",
+        (
+            "RedisCacheLowHitRate and the hit rate on the cache dashboard.",
+            "`INFO keyspace` on the cache master: entries per service against "
+            "CACHE_MAX_ENTRIES_PER_SERVICE.",
+            "Raise cache.config.maxmemory with cache.resources, or shorten cache TTLs.",
+        ),
+        lambda t, th: [
+            data(t, "redis_evicted_keys_total", counter(th["cacheEvictedKeysPer5m"] + 10))
+        ],
+        (
+            (
+                "at the usual rate",
+                lambda t, th: [
+                    data(t, "redis_evicted_keys_total", counter(th["cacheEvictedKeysPer5m"] // 10))
+                ],
+            ),
+        ),
+        data_labels(),
+        scopes=CACHE,
     ),
 )

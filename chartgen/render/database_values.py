@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chartgen.render.extension_values import extra_config, pod_extensions
 from chartgen.render.params import Group, Node, Param
-from chartgen.render.value_parts import enum, integer, persistence, redis_config, resources
+from chartgen.render.value_parts import (
+    BOOLEAN,
+    enum,
+    integer,
+    persistence,
+    placement,
+    probe,
+    redis_config,
+    resources,
+)
 from chartgen.topology.model import Cache, CacheGroup, Sessions
 
 
@@ -50,14 +60,47 @@ def sessions_values(sessions: Sessions) -> dict[str, Node]:
     }
 
 
-def cache_values(cache: Cache, group: CacheGroup) -> dict[str, Node]:
+def _cache_pods(group: CacheGroup, zones: int) -> dict[str, Node]:
+    """The cache group's own pod settings: none is inherited from redis.* (an eviction-only
+    cache may want lighter probes, another node pool, a looser budget)."""
+    spec = ("cache",)
+    return {
+        **placement("cache", group.pod_anti_affinity, zones, spec),
+        **pod_extensions("cache"),
+        "startupProbe": probe(
+            group.startup_probe,
+            "separate: startup probe (the server answers; LOADING counts as started).",
+            (*spec, "startupProbe"),
+        ),
+        "livenessProbe": probe(
+            group.liveness_probe,
+            "separate: liveness probe (PING answers; ha: not outside the agreed master).",
+            (*spec, "livenessProbe"),
+        ),
+        "readinessProbe": probe(
+            group.readiness_probe,
+            "separate: readiness probe (PONG and, on a replica, a live link to the master).",
+            (*spec, "readinessProbe"),
+        ),
+        "pdb": Group(
+            "separate: PodDisruptionBudget of the cache pods (ha mode).",
+            {
+                "enabled": Param(True, "Create it.", BOOLEAN),
+                "maxUnavailable": Param(1, "Cache pods that may be evicted at once.", integer(1)),
+            },
+        ),
+    }
+
+
+def cache_values(cache: Cache, group: CacheGroup, zones: int = 0) -> dict[str, Node]:
     setting = _database_setting("cache")
 
     return {
         "cache": Group(
             f"Service cache (DB {cache.index}) settings and, with group separate, its own "
-            "Redis group (probes, placement and pod extensions follow redis.*; its grace "
-            "period is its own).",
+            "Redis group <fullname>-cache with its own settings below (probes, placement, "
+            "pod extensions, PodDisruptionBudget and ServiceAccount <fullname>-cache "
+            "included: none is inherited from redis.*).",
             {
                 "group": Param(
                     "separate" if group.separate else "shared",
@@ -79,8 +122,10 @@ def cache_values(cache: Cache, group: CacheGroup) -> dict[str, Node]:
                     ("cache", "replicas"),
                 ),
                 "config": redis_config(group.config, ("cache", "config")),
+                "extraConfig": extra_config("cache"),
                 "resources": resources(group.resources, "cache", ("cache", "resources")),
                 "persistence": persistence(group.persistence, ("cache", "persistence")),
+                **_cache_pods(group, zones),
                 "terminationGracePeriodSeconds": Param(
                     group.termination_grace_period_seconds,
                     "separate: stop budget of a cache pod: the preStop hand-over (ha), the final"

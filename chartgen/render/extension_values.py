@@ -57,10 +57,13 @@ CHART_ENV = {
         "TLS_DIR",
     ),
 }
+# The cache's own group runs the data pods' container and scripts.
+CHART_ENV["cache"] = CHART_ENV["redis"]
 CHART_VOLUMES = {
     "redis": ("config", "scripts", "auth", "tls", "runtime", "tmp", "data"),
     "sentinel": ("config", "scripts", "auth", "tls", "runtime", "tmp"),
 }
+CHART_VOLUMES["cache"] = CHART_VOLUMES["redis"]
 CHART_MOUNTS = {
     "redis": (
         "/data",
@@ -80,6 +83,8 @@ CHART_MOUNTS = {
         "/tmp",
     ),
 }
+
+CHART_MOUNTS["cache"] = CHART_MOUNTS["redis"]
 
 # redis.conf directives the chart owns -> what sets them instead. Directive names are
 # lower-case in extraConfig (the schema says so), so one comparison covers them.
@@ -141,8 +146,9 @@ def _named_list(what: str, name: dict[str, Any], **more: dict[str, Any]) -> dict
 
 
 def pod_extensions(component: str) -> dict[str, Node]:
-    """The extension values of one component's pods ("redis" or "sentinel")."""
-    container = component
+    """The extension values of one component's pods ("redis", "cache" or "sentinel"); the
+    cache's pods run a container named redis."""
+    container = "sentinel" if component == "sentinel" else "redis"
     volumes = CHART_VOLUMES[component]
     return {
         "podLabels": Param(
@@ -191,13 +197,19 @@ def pod_extensions(component: str) -> dict[str, Node]:
     }
 
 
-def extra_config() -> Param:
-    """redis.extraConfig: directives appended to redis.conf after the chart's."""
+def extra_config(group: str = "redis") -> Param:
+    """<group>.extraConfig: directives appended to that group's redis.conf after the chart's."""
     return Param(
         {},
         "Extra redis.conf directives (directive: value), written after the chart's; the "
         "directives the chart owns (port, replicaof, requirepass, rename-command, tls-*, ...; "
-        "chart README) are refused.",
+        "chart README) are refused."
+        + (
+            " Not inherited from redis.extraConfig (e.g. lazyfree-lazy-eviction yes suits a "
+            "cache only)."
+            if group == "cache"
+            else ""
+        ),
         {
             "type": "object",
             "propertyNames": {

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chartgen.monitoring import dashboards, exporter
-from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL
+from chartgen.monitoring.alerts import ALERTS, GROUP_BY, INHIBIT_EQUAL, Alert
 from chartgen.monitoring.promtool_tests import RULES_FILE, TESTS_FILE, dump, unit_tests
 from chartgen.monitoring.rules import concrete, helm_groups, rule_groups
 from chartgen.monitoring.series import Target
@@ -38,6 +38,7 @@ def monitoring_context(model: Topology) -> dict[str, Any]:
         "group_by": list(GROUP_BY),
         "inhibit_equal": list(INHIBIT_EQUAL),
         "alerts": list(ALERTS),
+        "alert_groups": {alert.name: alert_groups(alert) for alert in ALERTS},
         "external": sorted({metric for alert in ALERTS for metric in alert.external}),
         # the exporter sidecar: without a monitor role in the spec there is none
         "exporter_user": MONITOR_ROLE if monitor else "",
@@ -46,6 +47,18 @@ def monitoring_context(model: Topology) -> dict[str, Any]:
         "key_checks": exporter.key_check_flags(model)[1],
         "dashboards": dashboards.dashboard_context(model),
     }
+
+
+def alert_groups(alert: Alert) -> str:
+    """The runbook's words for the groups an alert watches (`group` label values)."""
+    words = {
+        "sessions": "`sessions`",
+        "cache": "`cache` (separate)",
+        "cache-noeviction": "`cache` (separate, noeviction)",
+        "shared-cache": "`sessions` (shared)",
+        "sentinel": "`sentinel`",
+    }
+    return ", ".join(words[scope] for scope in alert.scopes)
 
 
 def monitoring_files(environments: Mapping[str, Topology]) -> dict[str, bytes]:

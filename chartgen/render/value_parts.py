@@ -197,7 +197,10 @@ def redis_config(config: RedisConfig, spec: SpecKey) -> Group:
             ),
             "maxmemoryPolicy": Param(
                 config.maxmemory_policy,
-                "Eviction policy; allkeys-* can evict sessions.",
+                "Eviction policy; allkeys-* can evict sessions."
+                if spec[0] == "redis"
+                else "Eviction policy of the cache entries only (allkeys-lru: least recently "
+                "used first).",
                 eviction_policy(),
                 (*spec, "maxmemoryPolicy"),
             ),

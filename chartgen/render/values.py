@@ -93,9 +93,14 @@ def _image(image: Image) -> dict[str, Node]:
 def _service_account() -> dict[str, Node]:
     return {
         "serviceAccount": Group(
-            "ServiceAccounts of the pods: one per component (redis, sentinel), no API token.",
+            "ServiceAccounts of the pods: one per component (redis, sentinel, and cache with "
+            "cache.group separate), no API token.",
             {
-                "create": Param(True, "Create them (<name>-redis, <name>-sentinel).", BOOLEAN),
+                "create": Param(
+                    True,
+                    "Create them (<name>-redis, <name>-sentinel, <name>-cache).",
+                    BOOLEAN,
+                ),
                 "name": Param(
                     "",
                     "create: prefix of their names (empty: the release's full name); "
@@ -307,7 +312,7 @@ def values_tree(model: Topology) -> dict[str, Node]:
         **_sentinel(model.sentinel, model.zones),
         **endpoint_values(model.endpoint, model.zones),
         **sessions_values(model.sessions),
-        **cache_values(model.cache, model.cache_group),
+        **cache_values(model.cache, model.cache_group, model.zones),
         **maintenance_values(),
         **auth_values(model.auth),
         **_tls(model.tls),

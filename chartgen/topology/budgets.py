@@ -20,6 +20,10 @@ PROBE_STEPS = {
     ("redis", "startupProbe"): 1,
     ("redis", "livenessProbe"): 3,
     ("redis", "readinessProbe"): 2,
+    # the cache's own group runs the same health.sh
+    ("cache", "startupProbe"): 1,
+    ("cache", "livenessProbe"): 3,
+    ("cache", "readinessProbe"): 2,
     ("sentinel", "livenessProbe"): 1,
     ("sentinel", "readinessProbe"): 1,
 }

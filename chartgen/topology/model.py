@@ -135,6 +135,10 @@ class CacheGroup:
     resources: Resources
     persistence: Persistence
     termination_grace_period_seconds: int
+    pod_anti_affinity: str
+    startup_probe: Probe
+    liveness_probe: Probe
+    readiness_probe: Probe
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,10 @@ def _cache_group(spec: dict[str, Any]) -> CacheGroup:
         resources=_resources(raw["resources"]),
         persistence=_persistence(raw["persistence"]),
         termination_grace_period_seconds=grace_period(spec, "cache"),
+        pod_anti_affinity=raw.get("podAntiAffinity", spec_default(("cache", "podAntiAffinity"))),
+        startup_probe=_probe(raw, ("cache", "startupProbe")),
+        liveness_probe=_probe(raw, ("cache", "livenessProbe")),
+        readiness_probe=_probe(raw, ("cache", "readinessProbe")),
     )
 
 

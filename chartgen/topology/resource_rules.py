@@ -238,9 +238,12 @@ def probe_timeouts(spec: dict[str, Any]) -> Iterator[Finding]:
     """Every probe's timeoutSeconds covers its script's worst case: one second per sequential
     step (each redis-cli call timing out) plus one for starting the shell; a shorter timeout
     turns a slow answer into a failed probe, and a failed liveness probe into a restart."""
+    running = {key for key, _ in data_groups(spec)} | {"sentinel"}
     for (component, probe), steps in PROBE_STEPS.items():
+        if component not in running:
+            continue
         timeout = (
-            spec[component]
+            spec.get(component, {})
             .get(probe, {})
             .get("timeoutSeconds", spec_default((component, probe, "timeoutSeconds")))
         )

@@ -321,41 +321,44 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- fail (printf "%s.podLabels.%s: the chart sets this label (it selects the pods); choose another key" $c $key) }}
 {{- end }}
 {{- end }}
-{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "CACHE_MASTER_SET" "CACHE_REDIS_NODES" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (eq $c "redis") }}
+{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "CACHE_MASTER_SET" "CACHE_REDIS_NODES" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (ne $c "sentinel") }}
 {{- range $v.extraEnv }}
 {{- if has .name $env }}
 {{- fail (printf "%s.extraEnv: %s is set by the chart (its scripts read it); choose another name" $c .name) }}
 {{- end }}
 {{- end }}
-{{- $volumes := ternary (list "config" "scripts" "auth" "tls" "runtime" "tmp" "data") (list "config" "scripts" "auth" "tls" "runtime" "tmp") (eq $c "redis") }}
+{{- $volumes := ternary (list "config" "scripts" "auth" "tls" "runtime" "tmp" "data") (list "config" "scripts" "auth" "tls" "runtime" "tmp") (ne $c "sentinel") }}
 {{- range $v.extraVolumes }}
 {{- if has .name $volumes }}
 {{- fail (printf "%s.extraVolumes: the chart has a volume named %s; choose another name" $c .name) }}
 {{- end }}
 {{- end }}
-{{- $mounts := ternary (list "/data" "/etc/redis" "/scripts" "/run/redis" "/etc/redis-auth" "/etc/redis-tls" "/tmp") (list "/etc/sentinel" "/scripts" "/run/sentinel" "/etc/sentinel-auth" "/etc/sentinel-tls" "/tmp") (eq $c "redis") }}
+{{- $mounts := ternary (list "/data" "/etc/redis" "/scripts" "/run/redis" "/etc/redis-auth" "/etc/redis-tls" "/tmp") (list "/etc/sentinel" "/scripts" "/run/sentinel" "/etc/sentinel-auth" "/etc/sentinel-tls" "/tmp") (ne $c "sentinel") }}
 {{- range $v.extraVolumeMounts }}
 {{- if has .mountPath $mounts }}
 {{- fail (printf "%s.extraVolumeMounts: the chart mounts %s itself; choose another path" $c .mountPath) }}
 {{- end }}
 {{- end }}
+{{- $container := ternary "sentinel" "redis" (eq $c "sentinel") }}
 {{- range (concat ($v.sidecars | default list) ($v.initContainers | default list)) }}
-{{- if eq .name $c }}
+{{- if eq .name $container }}
 {{- fail (printf "%s.sidecars/initContainers: %s is the chart's container; choose another name" $c .name) }}
 {{- end }}
 {{- end }}
-{{- if eq $c "redis" }}
+{{- if ne $c "sentinel" }}
 {{- $owned := (dict "port" "redis.port" "bind" "the chart (all addresses; the NetworkPolicies restrict who connects)" "protected-mode" "the chart (ACL users protect every connection)" "include" "the chart (start-redis.sh includes redis.conf)" "daemonize" "the chart (the server runs in the foreground as the container's process)" "dir" "the chart (the data volume)" "dbfilename" "the chart (the data volume)" "databases" "the chart (sessions and cache DB indexes)" "replicaof" "Sentinel (the current master)" "slaveof" "Sentinel (the current master)" "replica-read-only" "the chart (replicas never take writes)" "slave-read-only" "the chart (replicas never take writes)" "replica-announce-ip" "the chart (the pod's DNS name)" "replica-announce-port" "the chart (redis.port)" "slave-announce-ip" "the chart (the pod's DNS name)" "slave-announce-port" "the chart (redis.port)" "requirepass" "auth (ACL users from the Secret)" "masterauth" "auth (the replication user)" "masteruser" "auth (the replication user)" "aclfile" "auth (ACL users from the Secret)" "user" "auth (ACL users from the Secret)" "rename-command" "auth (ACL rules restrict commands per user)" "maxmemory" "redis.config.maxmemory" "maxmemory-policy" "redis.config.maxmemoryPolicy" "save" "redis.config.save" "appendonly" "redis.config.appendonly" "tcp-keepalive" "redis.config.tcpKeepalive" "min-replicas-to-write" "redis.config.minReplicasToWrite" "min-slaves-to-write" "redis.config.minReplicasToWrite" "min-replicas-max-lag" "redis.config.minReplicasMaxLag" "min-slaves-max-lag" "redis.config.minReplicasMaxLag") }}
 {{- range $directive, $value := $v.extraConfig }}
 {{- $name := lower $directive }}
 {{- if hasKey $owned $name }}
-{{- fail (printf "redis.extraConfig.%s: the chart owns this directive (set by %s); it cannot be overridden" $directive (get $owned $name)) }}
+{{- $by := get $owned $name }}
+{{- if hasPrefix "redis.config." $by }}{{ $by = printf "%s.%s" $c (trimPrefix "redis." $by) }}{{ end }}
+{{- fail (printf "%s.extraConfig.%s: the chart owns this directive (set by %s); it cannot be overridden" $c $directive $by) }}
 {{- end }}
 {{- if hasPrefix "tls-" $name }}
-{{- fail (printf "redis.extraConfig.%s: the chart owns the tls-* directives (set by tls.enabled and the cert-manager Secret)" $directive) }}
+{{- fail (printf "%s.extraConfig.%s: the chart owns the tls-* directives (set by tls.enabled and the cert-manager Secret)" $c $directive) }}
 {{- end }}
 {{- if regexMatch "[\r\n]" (toString $value) }}
-{{- fail (printf "redis.extraConfig.%s: one line per directive; the value holds a line break" $directive) }}
+{{- fail (printf "%s.extraConfig.%s: one line per directive; the value holds a line break" $c $directive) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -365,6 +368,9 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- include "session-database.validateExtensions" (dict "context" . "component" "redis") }}
 {{- if eq .Values.mode "ha" }}
 {{- include "session-database.validateExtensions" (dict "context" . "component" "sentinel") }}
+{{- end }}
+{{- if eq .Values.cache.group "separate" }}
+{{- include "session-database.validateExtensions" (dict "context" . "component" "cache") }}
 {{- end }}
 {{- $authSource := include "session-database.authSource" . }}
 {{- if and (eq $authSource "values") (not .Values.redis.auth.password) }}

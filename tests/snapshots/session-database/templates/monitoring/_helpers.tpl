@@ -9,6 +9,11 @@ through), so two releases in one cluster never mix.
 namespace="{{ .Release.Namespace }}",service="{{ include "session-database.redis.headless" . }}"
 {{- end }}
 
+{{/* The cache's own group (cache.group separate). */}}
+{{- define "session-database.monitoring.cache" -}}
+namespace="{{ .Release.Namespace }}",service="{{ include "session-database.cache.headless" . }}"
+{{- end }}
+
 {{- define "session-database.monitoring.sentinel" -}}
 namespace="{{ .Release.Namespace }}",service="{{ include "session-database.sentinel.headless" . }}"
 {{- end }}
@@ -17,9 +22,15 @@ namespace="{{ .Release.Namespace }}",service="{{ include "session-database.senti
 namespace="{{ .Release.Namespace }}",service=~"{{ include "session-database.redis.headless" . }}|{{ include "session-database.sentinel.headless" . }}"
 {{- end }}
 
-{{/* cAdvisor and kube-state-metrics series: the release's Redis and Sentinel pods by name. */}}
+{{/* cAdvisor and kube-state-metrics series: the release's data (both groups) and Sentinel
+pods by name; podsOf (list $ "cache"): one component's pods. */}}
 {{- define "session-database.monitoring.pods" -}}
-namespace="{{ .Release.Namespace }}",pod=~"{{ include "session-database.fullname" . }}-(redis|sentinel)-[0-9]+"
+namespace="{{ .Release.Namespace }}",pod=~"{{ include "session-database.fullname" . }}-(redis|cache|sentinel)-[0-9]+"
+{{- end }}
+
+{{- define "session-database.monitoring.podsOf" -}}
+{{- $ctx := index . 0 -}}
+namespace="{{ $ctx.Release.Namespace }}",pod=~"{{ include "session-database.fullname" $ctx }}-{{ index . 1 }}-[0-9]+"
 {{- end }}
 
 {{/* Labels of the operator objects: the chart's, then the selector labels of
@@ -36,10 +47,11 @@ groups:
     rules:
       - alert: RedisDown
         expr: |-
-          redis_up{ {{- include "session-database.monitoring.all" . }}} == 0
+          redis_up{ {{- include "session-database.monitoring.data" . }}} == 0
         for: 1m
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             Redis {{`{{ $labels.pod }}`}} is down
@@ -47,12 +59,45 @@ groups:
             The exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) cannot reach its Redis or Sentinel for a minute.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redisdown
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisDown
+        expr: |-
+          redis_up{ {{- include "session-database.monitoring.cache" . }}} == 0
+        for: 1m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            Redis {{`{{ $labels.pod }}`}} is down
+          description: |-
+            The exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) cannot reach its Redis or Sentinel for a minute.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisdown
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisDown
+        expr: |-
+          redis_up{ {{- include "session-database.monitoring.sentinel" . }}} == 0
+        for: 1m
+        labels:
+          severity: critical
+          group: sentinel
+        annotations:
+          summary: |-
+            Redis {{`{{ $labels.pod }}`}} is down
+          description: |-
+            The exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) cannot reach its Redis or Sentinel for a minute.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisdown
+      {{- end }}
       - alert: RedisNoMaster
         expr: |-
           count by (namespace, service) (redis_up{ {{- include "session-database.monitoring.data" . }}}) unless on (namespace, service) count by (namespace, service) (redis_instance_info{ {{- include "session-database.monitoring.data" . }},role="master"})
         for: {{ int .Values.monitoring.alerts.failoverGraceSeconds }}s
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             No Redis master in {{`{{ $labels.service }}`}}
@@ -60,12 +105,29 @@ groups:
             No data pod of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) reports role master for longer than a failover takes: writes fail.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redisnomaster
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisNoMaster
+        expr: |-
+          count by (namespace, service) (redis_up{ {{- include "session-database.monitoring.cache" . }}}) unless on (namespace, service) count by (namespace, service) (redis_instance_info{ {{- include "session-database.monitoring.cache" . }},role="master"})
+        for: {{ int .Values.monitoring.alerts.failoverGraceSeconds }}s
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            No Redis master in {{`{{ $labels.service }}`}}
+          description: |-
+            No data pod of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) reports role master for longer than a failover takes: writes fail.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisnomaster
+      {{- end }}
       - alert: RedisMultipleMasters
         expr: |-
           count by (namespace, service) (redis_instance_info{ {{- include "session-database.monitoring.data" . }},role="master"}) > 1
         for: {{ int .Values.monitoring.alerts.failoverGraceSeconds }}s
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             More than one Redis master in {{`{{ $labels.service }}`}}
@@ -73,12 +135,29 @@ groups:
             Several data pods of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) report role master: a split brain, writes to the wrong one are lost.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redismultiplemasters
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisMultipleMasters
+        expr: |-
+          count by (namespace, service) (redis_instance_info{ {{- include "session-database.monitoring.cache" . }},role="master"}) > 1
+        for: {{ int .Values.monitoring.alerts.failoverGraceSeconds }}s
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            More than one Redis master in {{`{{ $labels.service }}`}}
+          description: |-
+            Several data pods of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) report role master: a split brain, writes to the wrong one are lost.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redismultiplemasters
+      {{- end }}
       - alert: RedisMemoryExhaustion
         expr: |-
           redis_memory_used_bytes{ {{- include "session-database.monitoring.data" . }}} / (redis_memory_max_bytes{ {{- include "session-database.monitoring.data" . }}} > 0) * 100 > {{ int .Values.monitoring.alerts.memoryCriticalPercent }}
         for: 2m
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             Redis {{`{{ $labels.pod }}`}} is nearly out of memory
@@ -86,6 +165,36 @@ groups:
             {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryCriticalPercent }}% of maxmemory: with noeviction writes fail soon, with an eviction policy sessions may be evicted.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redismemoryexhaustion
+      {{- if and (eq .Values.cache.group "separate") (eq .Values.cache.config.maxmemoryPolicy "noeviction") }}
+      - alert: RedisMemoryExhaustion
+        expr: |-
+          redis_memory_used_bytes{ {{- include "session-database.monitoring.cache" . }}} / (redis_memory_max_bytes{ {{- include "session-database.monitoring.cache" . }}} > 0) * 100 > {{ int .Values.monitoring.alerts.memoryCriticalPercent }}
+        for: 2m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            Redis {{`{{ $labels.pod }}`}} is nearly out of memory
+          description: |-
+            {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryCriticalPercent }}% of maxmemory: with noeviction writes fail soon, with an eviction policy sessions may be evicted.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redismemoryexhaustion
+      {{- end }}
+      - alert: RedisEvictions
+        expr: |-
+          increase(redis_evicted_keys_total{ {{- include "session-database.monitoring.data" . }}}[5m]) > {{ int .Values.monitoring.alerts.evictedKeysPer5m }}
+        for: 1m
+        labels:
+          severity: critical
+          group: sessions
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} evicts keys of the sessions' group
+          description: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}) evicted more than {{ int .Values.monitoring.alerts.evictedKeysPer5m }} keys in 5 minutes: live sessions may be gone (users logged out).
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisevictions
       {{- if eq .Values.mode "ha" }}
       - alert: RedisReplicationBroken
         expr: |-
@@ -93,6 +202,23 @@ groups:
         for: 2m
         labels:
           severity: critical
+          group: sessions
+        annotations:
+          summary: |-
+            Replica {{`{{ $labels.pod }}`}} lost its master
+          description: |-
+            The replication link of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}) is down: it serves stale data and cannot take over.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisreplicationbroken
+      {{- end }}
+      {{- if and (eq .Values.mode "ha") (eq .Values.cache.group "separate") }}
+      - alert: RedisReplicationBroken
+        expr: |-
+          redis_master_link_up{ {{- include "session-database.monitoring.cache" . }}} == 0
+        for: 2m
+        labels:
+          severity: critical
+          group: cache
         annotations:
           summary: |-
             Replica {{`{{ $labels.pod }}`}} lost its master
@@ -108,6 +234,23 @@ groups:
         for: 5m
         labels:
           severity: critical
+          group: sessions
+        annotations:
+          summary: |-
+            The master of {{`{{ $labels.service }}`}} has too few replicas
+          description: |-
+            The master of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) has fewer connected replicas than the chart runs: a failover may lose data or be impossible.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisreplicasmissing
+      {{- end }}
+      {{- if and (eq .Values.mode "ha") (eq .Values.cache.group "separate") }}
+      - alert: RedisReplicasMissing
+        expr: |-
+          max by (namespace, service) (redis_connected_slaves{ {{- include "session-database.monitoring.cache" . }}} * on (namespace, service, instance) group_left () redis_instance_info{ {{- include "session-database.monitoring.cache" . }},role="master"}) < {{ sub (int .Values.cache.replicas) 1 }}
+        for: 5m
+        labels:
+          severity: critical
+          group: cache
         annotations:
           summary: |-
             The master of {{`{{ $labels.service }}`}} has too few replicas
@@ -123,6 +266,7 @@ groups:
         for: 1m
         labels:
           severity: critical
+          group: sentinel
         annotations:
           summary: |-
             Sentinels of {{`{{ $labels.service }}`}} cannot reach quorum
@@ -137,6 +281,7 @@ groups:
         for: 1m
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             Cleanup job failing ({{`{{ $labels.key }}`}})
@@ -144,12 +289,29 @@ groups:
             The cleanup job behind {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) failed {{ int .Values.monitoring.alerts.cleanupFailures }} or more times in a row: expired index entries and over-limit sessions pile up.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscleanupfailing
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisCleanupFailing
+        expr: |-
+          max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.cache" . }},key=~"cleanup:result:[a-z]+:failures"}) >= {{ int .Values.monitoring.alerts.cleanupFailures }}
+        for: 1m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            Cleanup job failing ({{`{{ $labels.key }}`}})
+          description: |-
+            The cleanup job behind {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) failed {{ int .Values.monitoring.alerts.cleanupFailures }} or more times in a row: expired index entries and over-limit sessions pile up.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscleanupfailing
+      {{- end }}
       - alert: RedisCleanupStale
         expr: |-
           time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key=~"cleanup:result:[a-z]+:last_success"}) > {{ int .Values.monitoring.alerts.cleanupMaxAgeSeconds }}
         for: 1m
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             Cleanup job has not succeeded lately ({{`{{ $labels.key }}`}})
@@ -157,12 +319,29 @@ groups:
             No successful run recorded in {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) for {{ int .Values.monitoring.alerts.cleanupMaxAgeSeconds }} seconds.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscleanupstale
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisCleanupStale
+        expr: |-
+          time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.cache" . }},key=~"cleanup:result:[a-z]+:last_success"}) > {{ int .Values.monitoring.alerts.cleanupMaxAgeSeconds }}
+        for: 1m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            Cleanup job has not succeeded lately ({{`{{ $labels.key }}`}})
+          description: |-
+            No successful run recorded in {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) for {{ int .Values.monitoring.alerts.cleanupMaxAgeSeconds }} seconds.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscleanupstale
+      {{- end }}
       - alert: BackupTooOldCritical
         expr: |-
           time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:last_success"}) > {{ int .Values.monitoring.alerts.backupCriticalAgeSeconds }}
         for: 5m
         labels:
           severity: critical
+          group: sessions
         annotations:
           summary: |-
             No recent backup ({{`{{ $labels.service }}`}})
@@ -178,6 +357,7 @@ groups:
         for: 5m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             Redis {{`{{ $labels.pod }}`}} memory is high
@@ -185,12 +365,29 @@ groups:
             {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryWarningPercent }}% of maxmemory.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redismemoryhigh
-      - alert: RedisTooManyConnections
+      {{- if and (eq .Values.cache.group "separate") (eq .Values.cache.config.maxmemoryPolicy "noeviction") }}
+      - alert: RedisMemoryHigh
         expr: |-
-          redis_connected_clients{ {{- include "session-database.monitoring.all" . }}} > {{ int .Values.monitoring.alerts.connectionsWarning }}
+          redis_memory_used_bytes{ {{- include "session-database.monitoring.cache" . }}} / (redis_memory_max_bytes{ {{- include "session-database.monitoring.cache" . }}} > 0) * 100 > {{ int .Values.monitoring.alerts.memoryWarningPercent }}
         for: 5m
         labels:
           severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            Redis {{`{{ $labels.pod }}`}} memory is high
+          description: |-
+            {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryWarningPercent }}% of maxmemory.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redismemoryhigh
+      {{- end }}
+      - alert: RedisTooManyConnections
+        expr: |-
+          redis_connected_clients{ {{- include "session-database.monitoring.data" . }}} > {{ int .Values.monitoring.alerts.connectionsWarning }}
+        for: 5m
+        labels:
+          severity: warning
+          group: sessions
         annotations:
           summary: |-
             Many client connections on {{`{{ $labels.pod }}`}}
@@ -198,12 +395,46 @@ groups:
             {{`{{ $labels.pod }}`}} has more than {{ int .Values.monitoring.alerts.connectionsWarning }} client connections.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redistoomanyconnections
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisTooManyConnections
+        expr: |-
+          redis_connected_clients{ {{- include "session-database.monitoring.cache" . }}} > {{ int .Values.monitoring.alerts.connectionsWarning }}
+        for: 5m
+        labels:
+          severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            Many client connections on {{`{{ $labels.pod }}`}}
+          description: |-
+            {{`{{ $labels.pod }}`}} has more than {{ int .Values.monitoring.alerts.connectionsWarning }} client connections.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redistoomanyconnections
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisTooManyConnections
+        expr: |-
+          redis_connected_clients{ {{- include "session-database.monitoring.sentinel" . }}} > {{ int .Values.monitoring.alerts.connectionsWarning }}
+        for: 5m
+        labels:
+          severity: warning
+          group: sentinel
+        annotations:
+          summary: |-
+            Many client connections on {{`{{ $labels.pod }}`}}
+          description: |-
+            {{`{{ $labels.pod }}`}} has more than {{ int .Values.monitoring.alerts.connectionsWarning }} client connections.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redistoomanyconnections
+      {{- end }}
+      {{- if ne .Values.cache.group "separate" }}
       - alert: RedisCacheLowHitRate
         expr: |-
           sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.data" . }}}[5m])) / (sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.data" . }}}[5m])) + sum by (namespace, service) (rate(redis_keyspace_misses_total{ {{- include "session-database.monitoring.data" . }}}[5m]))) * 100 < {{ int .Values.monitoring.alerts.cacheHitRatePercent }} and (sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.data" . }}}[5m])) + sum by (namespace, service) (rate(redis_keyspace_misses_total{ {{- include "session-database.monitoring.data" . }}}[5m]))) >= {{ int .Values.monitoring.alerts.cacheMinOpsPerSecond }}
         for: 15m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             Low cache hit rate in {{`{{ $labels.service }}`}}
@@ -211,12 +442,30 @@ groups:
             Fewer than {{ int .Values.monitoring.alerts.cacheHitRatePercent }}% of lookups on {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) hit, at {{ int .Values.monitoring.alerts.cacheMinOpsPerSecond }} lookups per second or more.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscachelowhitrate
+      {{- end }}
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisCacheLowHitRate
+        expr: |-
+          sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.cache" . }}}[5m])) / (sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.cache" . }}}[5m])) + sum by (namespace, service) (rate(redis_keyspace_misses_total{ {{- include "session-database.monitoring.cache" . }}}[5m]))) * 100 < {{ int .Values.monitoring.alerts.cacheHitRatePercent }} and (sum by (namespace, service) (rate(redis_keyspace_hits_total{ {{- include "session-database.monitoring.cache" . }}}[5m])) + sum by (namespace, service) (rate(redis_keyspace_misses_total{ {{- include "session-database.monitoring.cache" . }}}[5m]))) >= {{ int .Values.monitoring.alerts.cacheMinOpsPerSecond }}
+        for: 15m
+        labels:
+          severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            Low cache hit rate in {{`{{ $labels.service }}`}}
+          description: |-
+            Fewer than {{ int .Values.monitoring.alerts.cacheHitRatePercent }}% of lookups on {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) hit, at {{ int .Values.monitoring.alerts.cacheMinOpsPerSecond }} lookups per second or more.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscachelowhitrate
+      {{- end }}
       - alert: RedisRejectedConnections
         expr: |-
-          increase(redis_rejected_connections_total{ {{- include "session-database.monitoring.all" . }}}[5m]) > 0
+          increase(redis_rejected_connections_total{ {{- include "session-database.monitoring.data" . }}}[5m]) > 0
         for: 1m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             {{`{{ $labels.pod }}`}} rejects connections
@@ -224,19 +473,38 @@ groups:
             {{`{{ $labels.pod }}`}} rejected client connections in the last 5 minutes (maxclients reached).
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redisrejectedconnections
-      - alert: RedisEvictions
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisRejectedConnections
         expr: |-
-          increase(redis_evicted_keys_total{ {{- include "session-database.monitoring.data" . }}}[5m]) > {{ int .Values.monitoring.alerts.evictedKeysPer5m }}
+          increase(redis_rejected_connections_total{ {{- include "session-database.monitoring.cache" . }}}[5m]) > 0
         for: 1m
         labels:
           severity: warning
+          group: cache
         annotations:
           summary: |-
-            {{`{{ $labels.pod }}`}} evicts keys
+            {{`{{ $labels.pod }}`}} rejects connections
           description: |-
-            {{`{{ $labels.pod }}`}} evicted more than {{ int .Values.monitoring.alerts.evictedKeysPer5m }} keys in 5 minutes: sessions may be among them.
+            {{`{{ $labels.pod }}`}} rejected client connections in the last 5 minutes (maxclients reached).
           runbook_url: |-
-            {{ .Values.monitoring.runbookUrl }}#redisevictions
+            {{ .Values.monitoring.runbookUrl }}#redisrejectedconnections
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisRejectedConnections
+        expr: |-
+          increase(redis_rejected_connections_total{ {{- include "session-database.monitoring.sentinel" . }}}[5m]) > 0
+        for: 1m
+        labels:
+          severity: warning
+          group: sentinel
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} rejects connections
+          description: |-
+            {{`{{ $labels.pod }}`}} rejected client connections in the last 5 minutes (maxclients reached).
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisrejectedconnections
+      {{- end }}
       {{- if eq .Values.mode "ha" }}
       - alert: RedisReplicationLag
         expr: |-
@@ -244,6 +512,23 @@ groups:
         for: 2m
         labels:
           severity: warning
+          group: sessions
+        annotations:
+          summary: |-
+            Replica {{`{{ $labels.slave_ip }}`}} of {{`{{ $labels.pod }}`}} lags
+          description: |-
+            The master {{`{{ $labels.pod }}`}} has not heard from replica {{`{{ $labels.slave_ip }}`}} for more than {{ int .Values.monitoring.alerts.replicationLagSeconds }} seconds; writes stop once too many replicas lag (min-replicas-max-lag).
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisreplicationlag
+      {{- end }}
+      {{- if and (eq .Values.mode "ha") (eq .Values.cache.group "separate") }}
+      - alert: RedisReplicationLag
+        expr: |-
+          redis_connected_slave_lag_seconds{ {{- include "session-database.monitoring.cache" . }}} > {{ int .Values.monitoring.alerts.replicationLagSeconds }}
+        for: 2m
+        labels:
+          severity: warning
+          group: cache
         annotations:
           summary: |-
             Replica {{`{{ $labels.slave_ip }}`}} of {{`{{ $labels.pod }}`}} lags
@@ -258,6 +543,7 @@ groups:
         for: 5m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             Persistence failing on {{`{{ $labels.pod }}`}}
@@ -265,12 +551,29 @@ groups:
             The last RDB snapshot, AOF write or AOF rewrite of {{`{{ $labels.pod }}`}} failed: a restart would lose data.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#redispersistencefailing
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisPersistenceFailing
+        expr: |-
+          min by (namespace, service, pod, instance) (redis_rdb_last_bgsave_status{ {{- include "session-database.monitoring.cache" . }}} or redis_aof_last_write_status{ {{- include "session-database.monitoring.cache" . }}} or redis_aof_last_bgrewrite_status{ {{- include "session-database.monitoring.cache" . }}}) == 0
+        for: 5m
+        labels:
+          severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            Persistence failing on {{`{{ $labels.pod }}`}}
+          description: |-
+            The last RDB snapshot, AOF write or AOF rewrite of {{`{{ $labels.pod }}`}} failed: a restart would lose data.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redispersistencefailing
+      {{- end }}
       - alert: RedisContainerCpuPressure
         expr: |-
-          sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{ {{- include "session-database.monitoring.pods" . }},container!=""}[5m])) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.pods" . }},resource="cpu"}) * 100 > {{ int .Values.monitoring.alerts.cpuPercent }}
+          sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{ {{- include "session-database.monitoring.podsOf" (list . "redis") }},container!=""}[5m])) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "redis") }},resource="cpu"}) * 100 > {{ int .Values.monitoring.alerts.cpuPercent }}
         for: 15m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its CPU limit
@@ -278,12 +581,45 @@ groups:
             {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.cpuPercent }}% of its CPU limit: latency rises and probes may time out.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscontainercpupressure
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisContainerCpuPressure
+        expr: |-
+          sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{ {{- include "session-database.monitoring.podsOf" (list . "cache") }},container!=""}[5m])) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "cache") }},resource="cpu"}) * 100 > {{ int .Values.monitoring.alerts.cpuPercent }}
+        for: 15m
+        labels:
+          severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its CPU limit
+          description: |-
+            {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.cpuPercent }}% of its CPU limit: latency rises and probes may time out.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscontainercpupressure
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisContainerCpuPressure
+        expr: |-
+          sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{ {{- include "session-database.monitoring.podsOf" (list . "sentinel") }},container!=""}[5m])) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "sentinel") }},resource="cpu"}) * 100 > {{ int .Values.monitoring.alerts.cpuPercent }}
+        for: 15m
+        labels:
+          severity: warning
+          group: sentinel
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its CPU limit
+          description: |-
+            {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.cpuPercent }}% of its CPU limit: latency rises and probes may time out.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscontainercpupressure
+      {{- end }}
       - alert: RedisContainerMemoryPressure
         expr: |-
-          sum by (namespace, pod, container) (container_memory_working_set_bytes{ {{- include "session-database.monitoring.pods" . }},container!=""}) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.pods" . }},resource="memory"}) * 100 > {{ int .Values.monitoring.alerts.memoryLimitPercent }}
+          sum by (namespace, pod, container) (container_memory_working_set_bytes{ {{- include "session-database.monitoring.podsOf" (list . "redis") }},container!=""}) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "redis") }},resource="memory"}) * 100 > {{ int .Values.monitoring.alerts.memoryLimitPercent }}
         for: 5m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its memory limit
@@ -291,12 +627,45 @@ groups:
             {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryLimitPercent }}% of its memory limit: the kernel OOM-kills it above.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscontainermemorypressure
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisContainerMemoryPressure
+        expr: |-
+          sum by (namespace, pod, container) (container_memory_working_set_bytes{ {{- include "session-database.monitoring.podsOf" (list . "cache") }},container!=""}) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "cache") }},resource="memory"}) * 100 > {{ int .Values.monitoring.alerts.memoryLimitPercent }}
+        for: 5m
+        labels:
+          severity: warning
+          group: cache
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its memory limit
+          description: |-
+            {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryLimitPercent }}% of its memory limit: the kernel OOM-kills it above.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscontainermemorypressure
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisContainerMemoryPressure
+        expr: |-
+          sum by (namespace, pod, container) (container_memory_working_set_bytes{ {{- include "session-database.monitoring.podsOf" (list . "sentinel") }},container!=""}) / sum by (namespace, pod, container) (kube_pod_container_resource_limits{ {{- include "session-database.monitoring.podsOf" (list . "sentinel") }},resource="memory"}) * 100 > {{ int .Values.monitoring.alerts.memoryLimitPercent }}
+        for: 5m
+        labels:
+          severity: warning
+          group: sentinel
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.container }}`}}) is near its memory limit
+          description: |-
+            {{`{{ $labels.container }}`}} in {{`{{ $labels.pod }}`}} uses more than {{ int .Values.monitoring.alerts.memoryLimitPercent }}% of its memory limit: the kernel OOM-kills it above.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscontainermemorypressure
+      {{- end }}
       - alert: BackupTooOld
         expr: |-
           time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:last_success"}) > {{ int .Values.monitoring.alerts.backupMaxAgeSeconds }}
         for: 5m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             No recent backup ({{`{{ $labels.service }}`}})
@@ -310,6 +679,7 @@ groups:
         for: 1m
         labels:
           severity: warning
+          group: sessions
         annotations:
           summary: |-
             Backup failing ({{`{{ $labels.service }}`}})
@@ -325,6 +695,7 @@ groups:
         for: 30m
         labels:
           severity: info
+          group: sessions
         annotations:
           summary: |-
             Many keys in the session database of {{`{{ $labels.service }}`}}
@@ -338,6 +709,7 @@ groups:
         for: 1m
         labels:
           severity: info
+          group: sessions
         annotations:
           summary: |-
             A cleanup run removed many entries ({{`{{ $labels.key }}`}})
@@ -345,15 +717,47 @@ groups:
             The last run recorded in {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) removed more than {{ int .Values.monitoring.alerts.cleanupRemovedInfo }} entries.
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscleanupremovedmany
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisCleanupRemovedMany
+        expr: |-
+          max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.cache" . }},key=~"cleanup:result:[a-z]+:removed"}) > {{ int .Values.monitoring.alerts.cleanupRemovedInfo }}
+        for: 1m
+        labels:
+          severity: info
+          group: cache
+        annotations:
+          summary: |-
+            A cleanup run removed many entries ({{`{{ $labels.key }}`}})
+          description: |-
+            The last run recorded in {{`{{ $labels.key }}`}} (namespace {{`{{ $labels.namespace }}`}}) removed more than {{ int .Values.monitoring.alerts.cleanupRemovedInfo }} entries.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscleanupremovedmany
+      {{- end }}
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisCacheEvictions
+        expr: |-
+          increase(redis_evicted_keys_total{ {{- include "session-database.monitoring.cache" . }}}[5m]) > {{ int .Values.monitoring.alerts.cacheEvictedKeysPer5m }}
+        for: 15m
+        labels:
+          severity: info
+          group: cache
+        annotations:
+          summary: |-
+            {{`{{ $labels.pod }}`}} evicts many cache entries
+          description: |-
+            {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}) evicted more than {{ int .Values.monitoring.alerts.cacheEvictedKeysPer5m }} cache entries in 5 minutes for 15 minutes: the cache runs full.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#rediscacheevictions
+      {{- end }}
 {{- end }}
 
 {{/* alertmanager.yml (bundled mode): routes by severity, warnings inhibited by a critical
-alert of the same namespace, service, instance. */}}
+alert of the same namespace, group, service, instance. */}}
 {{- define "session-database.monitoring.alertmanagerYaml" -}}
 {{- $am := .Values.monitoring.alertmanager }}
 route:
   receiver: critical
-  group_by: [alertname, namespace, service]
+  group_by: [alertname, namespace, group, service]
   group_wait: {{ $am.groupWait }}
   group_interval: {{ $am.groupInterval }}
   repeat_interval: {{ $am.repeatInterval }}
@@ -392,5 +796,5 @@ receivers:
 inhibit_rules:
   - source_matchers: ['severity="critical"']
     target_matchers: ['severity="warning"']
-    equal: [namespace, service, instance]
+    equal: [namespace, group, service, instance]
 {{- end }}
