@@ -25,6 +25,8 @@ WAVE_OF_KIND = {
     "Certificate": "secrets",
     "Issuer": "secrets",
     "ServiceAccount": "secrets",
+    "Role": "secrets",  # the bundled Prometheus' service discovery, before its pod
+    "RoleBinding": "secrets",
     "ConfigMap": "config",
     "PersistentVolumeClaim": "config",  # the backup volume, before the CronJob that mounts it
     "StatefulSet": "workloads",
@@ -33,6 +35,7 @@ WAVE_OF_KIND = {
     "Service": "workloads",
     "PodDisruptionBudget": "workloads",
     "NetworkPolicy": "workloads",
+    "Ingress": "workloads",
     "ServiceMonitor": "monitors",
     "PodMonitor": "monitors",
     "PrometheusRule": "monitors",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chartgen.topology.constraints import spec_default, spec_property
+from chartgen.topology.ingress import Ingress, ingress_model
 from chartgen.topology.load import KeyPath
 
 SEVERITIES = ("critical", "warning", "info")
@@ -63,6 +64,7 @@ class Monitoring:
     repeat_interval: str
     receivers: tuple[tuple[str, tuple[str, ...]], ...]  # severity -> webhook URLs
     exporter: Exporter
+    ingress: Ingress  # the bundled stack's UIs (monitoring.ingress)
 
     def threshold(self, name: str) -> int:
         return dict(self.alerts)[name]
@@ -105,6 +107,7 @@ def monitoring_model(spec: dict[str, Any]) -> Monitoring:
             for severity in SEVERITIES
         ),
         exporter=exporter_model(raw, int(spec["ports"]["metrics"])),
+        ingress=ingress_model(raw),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from chartgen.topology.argocd import argocd_source
 from chartgen.topology.constraints import spec_default
+from chartgen.topology.ingress import ingress_auth
 from chartgen.topology.load import KeyPath
 from chartgen.topology.monitoring import scrape_timeouts
 from chartgen.topology.quorum import majority
@@ -343,4 +344,5 @@ RULES: tuple[Rule, ...] = (
     Rule("acl-password-literal", "error", acl_password_literal),
     Rule("argocd-source", "error", argocd_source),
     Rule("scrape-timeouts", "error", scrape_timeouts),
+    Rule("ingress-auth", "error", ingress_auth),
 )
