@@ -170,7 +170,7 @@ def _required_flows(
                 yield problem(
                     source_obj if on_source and source_obj is not None else target_obj,
                     "egress" if on_source else "ingress",
-                    f"blocked ({blocked}): {_name(flow.source, source)} -> "
+                    f"blocked ({blocked}): {_name(flow.source, source, source_obj)} -> "
                     f"{flow.target} port {port[0]}/{port[1]} ({flow.why})",
                 )
 
@@ -228,8 +228,9 @@ def _closed_to_others(
                 )
 
 
-def _name(role: str, pod: Pod) -> str:
-    if role in ("client", "prometheus", "ingress"):
+def _name(role: str, pod: Pod, workload: RenderedObject | None) -> str:
+    """A workload by its component; a peer from the values (no workload) by what it selects."""
+    if workload is None:
         return f"{role} {dict(pod.labels)} in {pod.namespace}"
     return role
 
