@@ -108,7 +108,7 @@ def test_bundled_stack_is_admitted_with_the_seeds_service_names(
     assert services["prometheus-service"] == 9090
     assert services["alertmanager-service"] == 9093
     assert services["grafana-service"] == 3000
-    assert {("Ingress", f"{RELEASE}-grafana"), ("Ingress", f"{RELEASE}-monitoring")} <= names
+    assert {("Ingress", f"{RELEASE}-grafana"), ("Ingress", f"{RELEASE}-monitoring-ui")} <= names
     pods: list[str] = []
     for obj in installed:
         if obj["kind"] == "StatefulSet":
