@@ -51,7 +51,14 @@ def test_every_data_and_sentinel_pod_has_the_exporter(environment: str, layout: 
     objects = render(environment, {"cache": {"group": layout}})
     values = helm.merged_values(CHART, environment)
     found = sidecars(objects)
-    statefulsets = {o.name for o in objects if o.kind == "StatefulSet"}
+    # the data and Sentinel StatefulSets (not the bundled Prometheus and Alertmanager)
+    statefulsets = {
+        o.name
+        for o in objects
+        if o.kind == "StatefulSet"
+        and o.body["metadata"]["labels"]["app.kubernetes.io/component"]
+        in ("redis", "cache", "sentinel")
+    }
     found_pods = {
         o.name: o.body["spec"]["template"]["spec"] for o in objects if o.kind == "StatefulSet"
     }
@@ -203,7 +210,7 @@ def test_prometheus_shut_out_of_the_metrics_port_is_found(project: Path) -> None
 
 
 def test_a_connection_timeout_above_the_scrape_timeout_is_an_error(workspace: Path) -> None:
-    overlay = workspace / "values/environments/staging.yaml"
+    overlay = workspace / "values/environments/production.yaml"
     overlay.write_text(
         overlay.read_text() + "monitoring:\n  exporter:\n    connectionTimeout: 15s\n"
     )
@@ -218,7 +225,7 @@ def test_a_connection_timeout_above_the_scrape_timeout_is_an_error(workspace: Pa
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert (
-        f"values/environments/staging.yaml:{line}:5: monitoring.exporter.connectionTimeout: 15s "
+        f"values/environments/production.yaml:{line}:5: monitoring.exporter.connectionTimeout: 15s "
         "is not below monitoring.scrape.timeout 10s"
     ) in result.stdout + result.stderr
     assert "Traceback" not in result.stderr

@@ -140,7 +140,7 @@ def test_unit_tests_fail_when_a_threshold_moves(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_chart_renders_exactly_the_generated_rules(environment: str) -> None:
-    objects = render(environment)
+    objects = render(environment, {"monitoring": {"mode": "operator"}})  # staging: bundled
     rule = one(objects, "PrometheusRule")
     assert rule["spec"] == generated(environment, "rules.yaml")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -240,7 +240,7 @@ def test_operator_mode_alertmanagerconfig_matches_the_bundled_routing(tmp_path: 
     alertmanager.yml; amtool accepts it and routes by severity."""
     amtool = tool("amtool", "prometheus-alertmanager")
     receivers = {"info": {"webhookUrls": ["https://hooks.example/info"]}}
-    extra = {"monitoring": {"alertmanager": {"receivers": receivers}}}
+    extra = {"monitoring": {"mode": "operator", "alertmanager": {"receivers": receivers}}}
     operator = one(render("staging", extra), "AlertmanagerConfig")["spec"]
     bundled_extra = {"monitoring": {**extra["monitoring"], "mode": "bundled"}}
     bundled = configmap(render("staging", bundled_extra))["alertmanager.yml"]

@@ -173,6 +173,13 @@ NEW_PARAMETERS: dict[SpecKey, str] = {
             "dashboards.sidecarLabel",
             "dashboards.folder",
             "dashboards.folderAnnotation",
+            # the Ingress of the bundled stack's UIs
+            "ingress.enabled",
+            "ingress.className",
+            *(f"ingress.hosts.{ui}" for ui in ("grafana", "prometheus", "alertmanager")),
+            "ingress.tls.issuerKind",
+            "ingress.tls.issuerName",
+            *(f"ingress.auth.{key}" for key in ("type", "secretName", "url", "signin")),
         )
     },
 }

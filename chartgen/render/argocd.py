@@ -25,6 +25,8 @@ WAVE_OF_KIND = {
     "Certificate": "secrets",
     "Issuer": "secrets",
     "ServiceAccount": "secrets",
+    "Role": "secrets",  # the bundled Prometheus' service discovery, before its pod
+    "RoleBinding": "secrets",
     "ConfigMap": "config",
     "PersistentVolumeClaim": "config",  # the backup volume, before the CronJob that mounts it
     "StatefulSet": "workloads",
@@ -34,6 +36,7 @@ WAVE_OF_KIND = {
     "PodDisruptionBudget": "workloads",
     "HorizontalPodAutoscaler": "workloads",  # Helm and Argo CD apply it after the Deployment
     "NetworkPolicy": "workloads",
+    "Ingress": "workloads",
     "ServiceMonitor": "monitors",
     "PodMonitor": "monitors",
     "PrometheusRule": "monitors",

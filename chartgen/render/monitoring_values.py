@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chartgen.render.bundled_values import bundled_values, ingress_values
 from chartgen.render.extension_values import DIGEST
 from chartgen.render.params import Group, Node, Param
 from chartgen.render.value_parts import resources
@@ -150,6 +151,8 @@ def monitoring_values(model: Topology) -> dict[str, Node]:
                         ),
                     },
                 ),
+                **bundled_values(),
+                **ingress_values(mon.ingress),
             },
         )
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chartgen.topology.constraints import spec_default, spec_property
+from chartgen.topology.ingress import Ingress, ingress_model
 from chartgen.topology.load import KeyPath
 
 SEVERITIES = ("critical", "warning", "info")
@@ -86,6 +87,7 @@ class Monitoring:
     receivers: tuple[tuple[str, tuple[str, ...]], ...]  # severity -> webhook URLs
     exporter: Exporter
     dashboards: Dashboards
+    ingress: Ingress  # the bundled stack's UIs (monitoring.ingress)
 
     def threshold(self, name: str) -> int:
         return dict(self.alerts)[name]
@@ -129,6 +131,7 @@ def monitoring_model(spec: dict[str, Any]) -> Monitoring:
         ),
         exporter=exporter_model(raw, int(spec["ports"]["metrics"])),
         dashboards=dashboards_model(raw.get("dashboards", {})),
+        ingress=ingress_model(raw),
     )
 
 

@@ -23,6 +23,7 @@ from chartgen.topology.autoscaling import (
     autoscaling_standalone,
 )
 from chartgen.topology.constraints import spec_default
+from chartgen.topology.ingress import ingress_auth
 from chartgen.topology.load import KeyPath
 from chartgen.topology.monitoring import scrape_timeouts
 from chartgen.topology.quorum import majority
@@ -359,4 +360,5 @@ RULES: tuple[Rule, ...] = (
     Rule("autoscaling-data-memory", "error", autoscaling_data_memory),
     Rule("autoscaling-bounds", "error", autoscaling_bounds),
     Rule("autoscaling-endpoint-min", "warning", autoscaling_endpoint_min),
+    Rule("ingress-auth", "error", ingress_auth),
 )

@@ -10,6 +10,7 @@ from chartgen.engines.netpol import Pod, Policy, blocked_side, matches_selector,
 from chartgen.engines.workloads import pod_template
 from chartgen.errors import Problem
 from chartgen.validate.context import ValidateContext
+from chartgen.validate.flows_bundled import bundled_egress
 
 ID = "network-flows"
 SEVERITY = "error"
@@ -68,6 +69,12 @@ REQUIRED = (
     Flow("test", "endpoint", "cache", "helm test reaches the cache through its endpoint"),
     Flow("test", "redis", "redis", "helm test checks the master Sentinel names"),
     Flow("test", "sentinel", "sentinel", "helm test asks the Sentinels for the master"),
+    # the bundled stack (monitoring.mode bundled); the ingress controller only to exposed UIs
+    Flow("bundled-prometheus", "alertmanager", "http", "Prometheus sends alerts to Alertmanager"),
+    Flow("grafana", "prometheus", "http", "Grafana queries Prometheus"),
+    Flow("ingress", "grafana", "http", "the ingress controller serves Grafana"),
+    Flow("ingress", "prometheus", "http", "the ingress controller serves Prometheus"),
+    Flow("ingress", "alertmanager", "http", "the ingress controller serves Alertmanager"),
 )
 
 
@@ -76,7 +83,9 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     the topology needs through (replication, Sentinel to data pods and to Sentinels, data pods to
     Sentinels, clients from `networkPolicy.clients` to both and to the master endpoint, the
     endpoint to the data pods, Prometheus from `networkPolicy.prometheus` to every exporter's
-    metrics port, DNS over UDP and TCP from every pod)
+    metrics port, DNS over UDP and TCP from every pod; with the bundled stack its Prometheus to
+    the exporters, Alertmanager and the API server, Grafana to Prometheus, the ingress controller
+    to each exposed UI, Alertmanager to its receivers)
     and keep pods of the namespace that are not clients away from Redis and Sentinel."""
     for env, result in ctx.renders.items():
         if isinstance(result, str):
@@ -104,13 +113,20 @@ def _check_environment(
     def problem(workload: RenderedObject, side: str, message: str) -> Problem:
         return _problem(ctx, env, objects, workload, side, message)
 
+    ingress = (ctx.values(env).get("monitoring") or {}).get("ingress") or {}
+    exposed = [
+        ui for ui, host in (ingress.get("hosts") or {}).items() if host and ingress.get("enabled")
+    ]
+    controller = [p for p in ingress.get("controller") or [] if isinstance(p, dict)]
     yield from _required_flows(
         problem,
         policies,
         pods,
         _client_pods(peers, namespace),
         _client_pods(scrapers, namespace, "prometheus"),
+        (_client_pods(controller, namespace, "ingress"), exposed),
     )
+    yield from bundled_egress(problem, policies, pods, ctx.values(env))
     dns = (ctx.values(env).get("networkPolicy") or {}).get("dns") or {}
     yield from _dns(problem, policies, pods, dns, namespace)
     yield from _closed_to_others(problem, policies, pods, peers, namespace)
@@ -125,13 +141,22 @@ def _required_flows(
     pods: dict[str, tuple[RenderedObject, Pod]],
     clients: list[Pod],
     scrapers: list[Pod],
+    controllers: tuple[list[Pod], list[str]],
 ) -> Iterator[Problem]:
     members: dict[str, list[tuple[RenderedObject | None, Pod]]] = {
         component: [entry] for component, entry in pods.items()
     }
     members["client"] = [(None, client) for client in clients]
-    members["prometheus"] = [(None, scraper) for scraper in scrapers]
+    # the bundled Prometheus (a workload) beside networkPolicy.prometheus
+    members["prometheus"] = [
+        *members.get("prometheus", []),
+        *((None, scraper) for scraper in scrapers),
+    ]
+    members["bundled-prometheus"] = [e for e in members["prometheus"] if e[0] is not None]
+    members["ingress"] = [(None, controller) for controller in controllers[0]]
     for flow in REQUIRED:
+        if flow.source == "ingress" and flow.target not in controllers[1]:
+            continue
         for source_obj, source in members.get(flow.source, []):
             for target_obj, target in members.get(flow.target, []):
                 port = target.named_ports.get(flow.port_name)
@@ -145,7 +170,7 @@ def _required_flows(
                 yield problem(
                     source_obj if on_source and source_obj is not None else target_obj,
                     "egress" if on_source else "ingress",
-                    f"blocked ({blocked}): {_name(flow.source, source)} -> "
+                    f"blocked ({blocked}): {_name(flow.source, source, source_obj)} -> "
                     f"{flow.target} port {port[0]}/{port[1]} ({flow.why})",
                 )
 
@@ -203,8 +228,9 @@ def _closed_to_others(
                 )
 
 
-def _name(role: str, pod: Pod) -> str:
-    if role in ("client", "prometheus"):
+def _name(role: str, pod: Pod, workload: RenderedObject | None) -> str:
+    """A workload by its component; a peer from the values (no workload) by what it selects."""
+    if workload is None:
         return f"{role} {dict(pod.labels)} in {pod.namespace}"
     return role
 
