@@ -211,6 +211,7 @@ def test_each_component_has_its_own_service_account_without_token_or_role() -> N
     accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
     assert accounts == {
         "sessions-session-database-redis",
+        "sessions-session-database-cache",  # the cache's own group (production: separate)
         "sessions-session-database-sentinel",
         "sessions-session-database-endpoint",
         "sessions-session-database-maintenance",  # the cleanup CronJobs
@@ -223,8 +224,6 @@ def test_each_component_has_its_own_service_account_without_token_or_role() -> N
             assert job["automountServiceAccountToken"] is False, obj["metadata"]["name"]
         if obj["kind"] in ("StatefulSet", "Deployment"):
             pod = obj["spec"]["template"]["spec"]
-            # the cache's own data pods run as the data pods' account (same needs: none)
-            name = obj["metadata"]["name"].replace("-cache", "-redis")
-            assert pod["serviceAccountName"] == name
+            assert pod["serviceAccountName"] == obj["metadata"]["name"]
             assert pod["automountServiceAccountToken"] is False
     assert not [o for o in objects if o["kind"] in ("Role", "RoleBinding", "ClusterRole")]

@@ -39,6 +39,9 @@ CHART_ENV = {
         "MASTER_SET",
         "SENTINEL_PEERS",
         "FAILOVER_WAIT_SECONDS",
+        # with the exporter sidecar: what the password watcher publishes for it
+        "AUTH_STATE_DIR",
+        "AUTH_STATE_KEYS",
     ),
     "sentinel": (
         "POD_NAME",
@@ -55,13 +58,17 @@ CHART_ENV = {
         "RUNTIME_DIR",
         "AUTH_DIR",
         "TLS_DIR",
+        "AUTH_STATE_DIR",
+        "AUTH_STATE_KEYS",
     ),
 }
 # The cache's own group runs the data pods' container and scripts.
 CHART_ENV["cache"] = CHART_ENV["redis"]
+EXPORTER_VOLUMES = ("exporter-scripts", "exporter-auth", "auth-state")
 CHART_VOLUMES = {
-    "redis": ("config", "scripts", "auth", "tls", "runtime", "tmp", "data"),
-    "sentinel": ("config", "scripts", "auth", "tls", "runtime", "tmp"),
+    # exporter-*, auth-state: the exporter sidecar's
+    "redis": ("config", "scripts", "auth", "tls", "runtime", "tmp", "data", *EXPORTER_VOLUMES),
+    "sentinel": ("config", "scripts", "auth", "tls", "runtime", "tmp", *EXPORTER_VOLUMES),
 }
 CHART_VOLUMES["cache"] = CHART_VOLUMES["redis"]
 CHART_MOUNTS = {
@@ -73,6 +80,7 @@ CHART_MOUNTS = {
         "/etc/redis-auth",
         "/etc/redis-tls",
         "/tmp",
+        "/run/auth-state",
     ),
     "sentinel": (
         "/etc/sentinel",
@@ -81,6 +89,7 @@ CHART_MOUNTS = {
         "/etc/sentinel-auth",
         "/etc/sentinel-tls",
         "/tmp",
+        "/run/auth-state",
     ),
 }
 

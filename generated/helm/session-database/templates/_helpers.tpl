@@ -321,19 +321,19 @@ values.schema.json (--skip-schema-validation); call with (dict "context" $ "comp
 {{- fail (printf "%s.podLabels.%s: the chart sets this label (it selects the pods); choose another key" $c $key) }}
 {{- end }}
 {{- end }}
-{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "CACHE_MASTER_SET" "CACHE_REDIS_NODES" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR") (ne $c "sentinel") }}
+{{- $env := ternary (list "POD_NAME" "REDIS_MODE" "REDIS_PORT" "CONFIG_FILE" "RUNTIME_DIR" "DATA_DIR" "AUTH_DIR" "TLS_DIR" "ANNOUNCE_HOST" "SEED_HOST" "SEED_PORT" "SENTINEL_HOST" "SENTINEL_PORT" "MASTER_SET" "SENTINEL_PEERS" "FAILOVER_WAIT_SECONDS" "AUTH_STATE_DIR" "AUTH_STATE_KEYS") (list "POD_NAME" "ANNOUNCE_HOST" "SENTINEL_PORT" "SENTINEL_PEERS" "REDIS_NODES" "MASTER_SET" "CACHE_MASTER_SET" "CACHE_REDIS_NODES" "QUORUM" "CONFIG_DIR" "RUNTIME_DIR" "AUTH_DIR" "TLS_DIR" "AUTH_STATE_DIR" "AUTH_STATE_KEYS") (ne $c "sentinel") }}
 {{- range $v.extraEnv }}
 {{- if has .name $env }}
 {{- fail (printf "%s.extraEnv: %s is set by the chart (its scripts read it); choose another name" $c .name) }}
 {{- end }}
 {{- end }}
-{{- $volumes := ternary (list "config" "scripts" "auth" "tls" "runtime" "tmp" "data") (list "config" "scripts" "auth" "tls" "runtime" "tmp") (ne $c "sentinel") }}
+{{- $volumes := ternary (list "config" "scripts" "auth" "tls" "runtime" "tmp" "data" "exporter-scripts" "exporter-auth" "auth-state") (list "config" "scripts" "auth" "tls" "runtime" "tmp" "exporter-scripts" "exporter-auth" "auth-state") (ne $c "sentinel") }}
 {{- range $v.extraVolumes }}
 {{- if has .name $volumes }}
 {{- fail (printf "%s.extraVolumes: the chart has a volume named %s; choose another name" $c .name) }}
 {{- end }}
 {{- end }}
-{{- $mounts := ternary (list "/data" "/etc/redis" "/scripts" "/run/redis" "/etc/redis-auth" "/etc/redis-tls" "/tmp") (list "/etc/sentinel" "/scripts" "/run/sentinel" "/etc/sentinel-auth" "/etc/sentinel-tls" "/tmp") (ne $c "sentinel") }}
+{{- $mounts := ternary (list "/data" "/etc/redis" "/scripts" "/run/redis" "/etc/redis-auth" "/etc/redis-tls" "/tmp" "/run/auth-state") (list "/etc/sentinel" "/scripts" "/run/sentinel" "/etc/sentinel-auth" "/etc/sentinel-tls" "/tmp" "/run/auth-state") (ne $c "sentinel") }}
 {{- range $v.extraVolumeMounts }}
 {{- if has .mountPath $mounts }}
 {{- fail (printf "%s.extraVolumeMounts: the chart mounts %s itself; choose another path" $c .mountPath) }}
