@@ -159,7 +159,11 @@ def test_the_configmap_holds_exactly_the_generated_dashboards(environment: str) 
     assert size < MIB
     assert serialised < ANNOTATION_LIMIT
     labels, annotations = found["metadata"]["labels"], found["metadata"]["annotations"]
-    assert labels["grafana_dashboard"] == "1"  # operator mode (every environment's)
+    if values["monitoring"]["mode"] == "operator":  # the sidecar finds it by label
+        assert labels["grafana_dashboard"] == "1"
+    else:  # the bundled Grafana mounts it by name; no foreign sidecar may pick it up
+        assert values["monitoring"]["mode"] == "bundled"
+        assert "grafana_dashboard" not in labels
     assert "grafana_folder" not in annotations
     validator = KubeValidator(resolve_version(DEFAULT_VERSIONS[-1]))
     assert list(validator.validate(found)) == []

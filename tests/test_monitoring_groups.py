@@ -102,8 +102,16 @@ def helm_rules(environment: str, extra: dict[str, Any]) -> dict[str, Any]:
         namespace=RELEASE,
         extra=install_values(environment, extra),
     )
-    (rule,) = [o.body for o in objects if o.kind == "PrometheusRule"]
-    spec: dict[str, Any] = rule["spec"]
+    # operator mode ships the groups as a PrometheusRule, bundled mode as the rules file of
+    # the release's own Prometheus: either way exactly one copy
+    rules = [o.body["spec"] for o in objects if o.kind == "PrometheusRule"]
+    rules += [
+        YAML(typ="safe").load(o.body["data"]["rules.yaml"])
+        for o in objects
+        if o.kind == "ConfigMap" and o.body["metadata"]["name"] == f"{RELEASE}-monitoring"
+    ]
+    (spec,) = rules
+    assert isinstance(spec, dict)
     return spec
 
 
