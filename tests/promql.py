@@ -14,7 +14,7 @@ from tests.conftest import MONITORING
 PROMQL_WORDS = {
     "by", "on", "and", "or", "unless", "without", "group_left", "group_right", "bool",
     "sum", "min", "max", "count", "rate", "increase", "time", "ignoring",
-    "vector", "changes",
+    "vector", "changes", "absent",
 }  # fmt: skip
 GROUPING = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)")
 

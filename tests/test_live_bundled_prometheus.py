@@ -262,8 +262,14 @@ def test_rules_load_and_evaluate_and_alerts_go_to_alertmanager(stack: Stack) -> 
     wait_for(lambda: all(r["health"] != "unknown" for r in rules()), "every rule evaluated")
     assert [(r["name"], r.get("lastError")) for r in rules() if r["health"] != "ok"] == []
     assert len(rules()) == sum(len(g["rules"]) for g in expected["groups"])
-    managers = api(stack.prometheus, "/api/v1/alertmanagers")["activeAlertmanagers"]
-    assert [m["url"] for m in managers] == [f"http://127.0.0.1:{stack.alertmanager}/api/v2/alerts"]
+
+    def managers() -> list[str]:
+        found = api(stack.prometheus, "/api/v1/alertmanagers")["activeAlertmanagers"]
+        return [m["url"] for m in found]
+
+    # the notifier takes its Alertmanagers from discovery, which updates every 5 s
+    wait_for(lambda: bool(managers()), "Prometheus' Alertmanager", timeout=30)
+    assert managers() == [f"http://127.0.0.1:{stack.alertmanager}/api/v2/alerts"]
     with urllib.request.urlopen(
         f"http://127.0.0.1:{stack.alertmanager}/api/v2/status", timeout=5
     ) as reply:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from chartgen.monitoring.alert import Alert
 from chartgen.monitoring.backup import BACKUP_CRITICAL, BACKUP_WARNING
 from chartgen.monitoring.critical import CRITICAL
+from chartgen.monitoring.scrape import SCRAPE_CRITICAL
 from chartgen.monitoring.warning import INFO, WARNING
 
 SEVERITY_GROUPS: tuple[tuple[str, tuple[Alert, ...]], ...] = (
-    ("critical", (*CRITICAL, *BACKUP_CRITICAL)),
+    ("critical", (*CRITICAL, *SCRAPE_CRITICAL, *BACKUP_CRITICAL)),
     ("warning", (*WARNING, *BACKUP_WARNING)),
     ("info", INFO),
 )

@@ -12,20 +12,12 @@ from typing import Any
 from chartgen.monitoring.alerts import ALERTS, Alert
 from chartgen.monitoring.groups import Scope
 from chartgen.monitoring.rules import Concrete, concrete_text
-from chartgen.monitoring.series import Series, Target
+from chartgen.monitoring.series import Series
 
 RULES_FILE = "rules.yaml"
 TESTS_FILE = "rules.test.yaml"
 EVAL_TIME = "35m"
 _LABEL = re.compile(r"\{\{ \$labels\.([a-z_]+) \}\}")
-
-
-def others(target: Target) -> tuple[Target, Target]:
-    """Two releases that must never trigger this one's alerts."""
-    return (
-        Target(f"{target.namespace}-other", target.fullname, target.network + 1),
-        Target(target.namespace, f"other-{target.fullname}", target.network + 2),
-    )
 
 
 def _series(items: list[Series]) -> list[dict[str, str]]:
@@ -72,8 +64,8 @@ def _cases(alert: Alert, values: Concrete, scope: Scope) -> list[dict[str, Any]]
     ]
     foreign = [
         item
-        for other in others(values.target)
-        for item in alert.fire(other.of(scope.component), inputs)
+        for other in target.neighbours()
+        for item in alert.fire(other, inputs)
     ]
     for name, silent in alert.silent:
         cases.append(

@@ -29,6 +29,14 @@ class Target:
     def of(self, group: str) -> Target:
         return replace(self, group=group)
 
+    def neighbours(self) -> tuple[Target, Target]:
+        """Two releases whose series must never count as this one's: the same release name
+        in another namespace, another release in the same namespace."""
+        return (
+            Target(f"{self.namespace}-other", self.fullname, self.network + 1, self.group),
+            Target(self.namespace, f"other-{self.fullname}", self.network + 2, self.group),
+        )
+
     @property
     def data_service(self) -> str:
         return f"{self.fullname}-{self.group}-headless"

@@ -335,6 +335,98 @@ groups:
           runbook_url: |-
             {{ .Values.monitoring.runbookUrl }}#rediscleanupstale
       {{- end }}
+      - alert: RedisExporterUnreachable
+        expr: |-
+          up{ {{- include "session-database.monitoring.data" . }}} == 0
+        for: 2m
+        labels:
+          severity: critical
+          group: sessions
+        annotations:
+          summary: |-
+            Pod {{`{{ $labels.pod }}`}} cannot be scraped
+          description: |-
+            Prometheus cannot scrape the exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) for two minutes: the pod is unreachable, so its Redis or Sentinel is unobserved and every other alert on it is silent.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisexporterunreachable
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisExporterUnreachable
+        expr: |-
+          up{ {{- include "session-database.monitoring.cache" . }}} == 0
+        for: 2m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            Pod {{`{{ $labels.pod }}`}} cannot be scraped
+          description: |-
+            Prometheus cannot scrape the exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) for two minutes: the pod is unreachable, so its Redis or Sentinel is unobserved and every other alert on it is silent.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisexporterunreachable
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisExporterUnreachable
+        expr: |-
+          up{ {{- include "session-database.monitoring.sentinel" . }}} == 0
+        for: 2m
+        labels:
+          severity: critical
+          group: sentinel
+        annotations:
+          summary: |-
+            Pod {{`{{ $labels.pod }}`}} cannot be scraped
+          description: |-
+            Prometheus cannot scrape the exporter of {{`{{ $labels.pod }}`}} ({{`{{ $labels.service }}`}}, namespace {{`{{ $labels.namespace }}`}}) for two minutes: the pod is unreachable, so its Redis or Sentinel is unobserved and every other alert on it is silent.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redisexporterunreachable
+      {{- end }}
+      - alert: RedisTargetsMissing
+        expr: |-
+          absent(up{ {{- include "session-database.monitoring.data" . }}})
+        for: 5m
+        labels:
+          severity: critical
+          group: sessions
+        annotations:
+          summary: |-
+            No target of {{`{{ $labels.service }}`}} is scraped
+          description: |-
+            Prometheus has no scrape target of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) for five minutes: its pods are all gone, or it is not discovered, and no other alert can fire for it.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redistargetsmissing
+      {{- if eq .Values.cache.group "separate" }}
+      - alert: RedisTargetsMissing
+        expr: |-
+          absent(up{ {{- include "session-database.monitoring.cache" . }}})
+        for: 5m
+        labels:
+          severity: critical
+          group: cache
+        annotations:
+          summary: |-
+            No target of {{`{{ $labels.service }}`}} is scraped
+          description: |-
+            Prometheus has no scrape target of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) for five minutes: its pods are all gone, or it is not discovered, and no other alert can fire for it.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redistargetsmissing
+      {{- end }}
+      {{- if eq .Values.mode "ha" }}
+      - alert: RedisTargetsMissing
+        expr: |-
+          absent(up{ {{- include "session-database.monitoring.sentinel" . }}})
+        for: 5m
+        labels:
+          severity: critical
+          group: sentinel
+        annotations:
+          summary: |-
+            No target of {{`{{ $labels.service }}`}} is scraped
+          description: |-
+            Prometheus has no scrape target of {{`{{ $labels.service }}`}} (namespace {{`{{ $labels.namespace }}`}}) for five minutes: its pods are all gone, or it is not discovered, and no other alert can fire for it.
+          runbook_url: |-
+            {{ .Values.monitoring.runbookUrl }}#redistargetsmissing
+      {{- end }}
       - alert: BackupTooOldCritical
         expr: |-
           time() - max by (namespace, service, key) (redis_key_value{ {{- include "session-database.monitoring.data" . }},key="backup:result:last_success"}) > {{ int .Values.monitoring.alerts.backupCriticalAgeSeconds }}
