@@ -62,11 +62,7 @@ def _cases(alert: Alert, values: Concrete, scope: Scope) -> list[dict[str, Any]]
             ],
         }
     ]
-    foreign = [
-        item
-        for other in target.neighbours()
-        for item in alert.fire(other, inputs)
-    ]
+    foreign = [item for other in target.neighbours() for item in alert.fire(other, inputs)]
     for name, silent in alert.silent:
         cases.append(
             {
