@@ -129,6 +129,8 @@ def build(spec: Path, out: Path, check: bool) -> None:
     click.echo(f"{result.chart_dir}: {len(result.files)} files {verb}")
     if result.argocd_dir is not None:
         click.echo(f"{result.argocd_dir}: {len(result.argocd_files)} files {verb}")
+    for retired in result.retired_dirs:
+        click.echo(f"{retired}: removed (the spec has no argocd section)")
     if result.monitoring_dir is not None:
         click.echo(f"{result.monitoring_dir}: {len(result.monitoring_files)} files {verb}")
     if result.scripts_dir is not None:

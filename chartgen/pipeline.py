@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chartgen.errors import DriftError, Problem
-from chartgen.render.argocd import render_argocd
+from chartgen.render.argocd import GENERATED_NOTE, render_argocd
 from chartgen.render.chart import ChartSources, render_chart
 from chartgen.render.monitoring import monitoring_files
 from chartgen.topology.model import build_model
 from chartgen.topology.resolve import ValidatedSpec, resolve
-from chartgen.writer import compare, write_trees_atomically
+from chartgen.writer import compare, generated_tree, remove_atomically, write_trees_atomically
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class BuildResult:
     monitoring_files: dict[str, bytes] = field(default_factory=dict)
     scripts_dir: Path | None = None
     scripts_files: dict[str, bytes] = field(default_factory=dict)
+    # Argo CD objects of an earlier build whose spec had an argocd section, now gone: removed
+    retired_dirs: tuple[Path, ...] = ()
 
     def trees(self) -> dict[Path, dict[str, bytes]]:
         """Every output directory with its files."""
@@ -126,7 +128,13 @@ def render(ctx: BuildContext) -> BuildResult:
         monitoring,
         ctx.scripts_dir,
         operator_scripts(files),
+        retired_argocd(ctx.argocd_dir) if not argocd else (),
     )
+
+
+def retired_argocd(argocd_dir: Path) -> tuple[Path, ...]:
+    """The Argo CD directory when only an earlier build's files are in it."""
+    return (argocd_dir,) if generated_tree(argocd_dir, GENERATED_NOTE) else ()
 
 
 # The chart's scripts an operator runs from a checkout (the same bytes as in the chart's files/,
@@ -144,7 +152,8 @@ def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:
     result = render(ctx)
     if check:
         drifts = []
-        for out_dir, files in result.trees().items():
+        expected = {**result.trees(), **{d: {} for d in result.retired_dirs}}
+        for out_dir, files in expected.items():
             drift = compare(files, out_dir)
             if not drift.clean:
                 drifts.append(DriftError(str(out_dir), drift.changed, drift.missing, drift.extra))
@@ -153,4 +162,6 @@ def build(ctx: BuildContext, *, check: bool = False) -> BuildResult:
     else:
         scripts = [result.scripts_dir] if result.scripts_dir is not None else []
         write_trees_atomically(result.trees(), executable=scripts)
+        for retired in result.retired_dirs:
+            remove_atomically(retired)
     return result

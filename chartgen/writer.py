@@ -127,6 +127,30 @@ def _swap(new: Path, out_dir: Path) -> None:
     _fsync_dir(parent)
 
 
+def generated_tree(out_dir: Path, note: str) -> bool:
+    """Whether `out_dir` exists and every file in it carries `note`: a tree an earlier build
+    wrote, which a build may remove without losing anything a person wrote."""
+    try:
+        files = read_tree(out_dir)
+    except OSError:
+        return False
+    marker = note.encode()
+    return bool(files) and all(marker in data for data in files.values())
+
+
+def remove_atomically(out_dir: Path) -> None:
+    """Make `out_dir` disappear at once (renamed aside, then deleted)."""
+    old = out_dir.parent / f".{out_dir.name}.chartgen-old"
+    try:
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out_dir, old)
+        _fsync_dir(out_dir.parent)
+        shutil.rmtree(old)
+    except OSError as exc:
+        raise OutputError(f"cannot remove {out_dir}: {exc.strerror or exc}") from None
+
+
 def write_atomically(files: Mapping[str, bytes], out_dir: Path) -> None:
     """Replace `out_dir` with exactly `files`, all at once."""
     write_trees_atomically({out_dir: files})

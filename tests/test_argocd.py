@@ -242,3 +242,51 @@ def test_the_committed_argocd_files_are_the_build() -> None:
     assert {p: d for p, d in result.argocd_files.items()} == {
         p.name: p.read_bytes() for p in sorted(ARGOCD.iterdir())
     }
+
+
+def drop_argocd_section(project: Path) -> None:
+    """The spec and its overlays without their top-level argocd blocks."""
+    for path in [project / "values/topology.yaml", *(project / "values/environments").glob("*")]:
+        kept, inside = [], False
+        for line in path.read_text().splitlines(keepends=True):
+            if line.startswith("argocd:"):
+                inside = True
+            elif inside and line.strip() and not line[0].isspace():
+                inside = False
+            if not inside:
+                kept.append(line)
+        path.write_text("".join(kept))
+
+
+def test_a_spec_without_argocd_retires_the_earlier_builds_files(project: Path) -> None:
+    drop_argocd_section(project)
+    argocd = project / "generated/k8s/argocd"
+    check = chartgen(project, "build", "--check")
+    assert check.returncode == 1, check.stderr
+    assert "generated/k8s/argocd is not what the spec builds" in check.stderr
+    assert "not produced by the spec: application.yaml" in check.stderr
+    drift = [
+        p["file"]
+        for p in json.loads(validate(project, "--format", "json").stdout)["problems"]
+        if p["check"] == "drift" and p["file"].startswith("generated/k8s/")
+    ]
+    assert sorted(drift) == sorted(f"generated/k8s/argocd/{p.name}" for p in argocd.iterdir())
+    built = chartgen(project, "build")
+    assert built.returncode == 0, built.stderr
+    assert "generated/k8s/argocd: removed (the spec has no argocd section)" in built.stdout
+    assert not argocd.exists()
+    assert not list(argocd.parent.glob(".argocd.chartgen-*"))
+    assert chartgen(project, "build", "--check").returncode == 0
+
+
+def test_a_file_a_person_wrote_keeps_the_argocd_folder(project: Path) -> None:
+    drop_argocd_section(project)
+    argocd = project / "generated/k8s/argocd"
+    mine = argocd / "my-project.yaml"
+    mine.write_text("apiVersion: argoproj.io/v1alpha1\nkind: AppProject\n")
+    before = {p.name: p.read_bytes() for p in argocd.iterdir()}
+    built = chartgen(project, "build")
+    assert built.returncode == 0, built.stderr
+    assert "removed" not in built.stdout
+    assert {p.name: p.read_bytes() for p in argocd.iterdir()} == before
+    assert chartgen(project, "build", "--check").returncode == 0

@@ -23,6 +23,7 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
         render_argocd_validated,
         render_monitoring_validated,
         render_validated,
+        retired_argocd,
     )
     from chartgen.writer import compare
 
@@ -44,7 +45,7 @@ def check(ctx: ValidateContext) -> Iterator[Problem]:
     yield from _tree(ctx, render_monitoring_validated(spec), ctx.monitoring_dir)
     yield from _tree(ctx, operator_scripts(files), ctx.scripts_dir)
     argocd = render_argocd_validated(spec)
-    if argocd:
+    if argocd or retired_argocd(ctx.argocd_dir):  # an earlier build's, to be removed
         yield from _tree(ctx, argocd, ctx.argocd_dir)
 
 
